@@ -1,0 +1,121 @@
+"""Configuration: defaults, then ``instance/config.py``, then ``COMMUNITY_*`` environment
+variables, then the mapping a test passes to ``create_app``.
+
+Everything here is deploy-time configuration. Switches that moderators flip at run time live in
+the database instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask
+
+ENV_PREFIX = "COMMUNITY"
+
+DEFAULTS: dict[str, Any] = {
+    # Required in every environment except tests; ``make dev`` writes one to instance/config.py.
+    "SECRET_KEY": None,
+    # Left empty, the database is ``instance/community.db`` (SQLite).
+    "SQLALCHEMY_DATABASE_URI": None,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # The public address of this app, used for absolute links (emails, Zendesk) and cookie flags.
+    "BASE_URL": "http://127.0.0.1:5000",
+    "SITE_NAME": "Community",
+    # Several hosts can be folded into one canonical origin: {"www.example.com": "https://example.com"}
+    "PAGE_HOST_ALIASES": {},
+    "QUESTIONS_PER_PAGE": 20,
+    # How long a draft written before signing in is kept.
+    "DRAFT_MAX_AGE": timedelta(days=7),
+    "PERMANENT_SESSION_LIFETIME": timedelta(days=14),
+    "REMEMBER_COOKIE_DURATION": timedelta(days=30),
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session: no lost drafts at 1 h
+    # None means "secure when BASE_URL is https".
+    "SESSION_COOKIE_SECURE": None,
+    "REMEMBER_COOKIE_SECURE": None,
+}
+
+# Values that must never be used as a real secret key.
+_WEAK_SECRETS = {"dev", "development", "secret", "changeme", "change-me", "test", "insecure"}
+MIN_SECRET_LENGTH = 24
+
+
+class ConfigError(RuntimeError):
+    """The configuration is missing something or contradicts itself; the app refuses to start."""
+
+
+def load(app: Flask, test_config: Mapping[str, Any] | None = None) -> None:
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env(ENV_PREFIX)
+    if test_config:
+        app.config.from_mapping(test_config)
+    _derive(app)
+    validate(app.config)
+
+
+def _derive(app: Flask) -> None:
+    config = app.config
+    uri = config.get("SQLALCHEMY_DATABASE_URI")
+    if not uri:
+        os.makedirs(app.instance_path, exist_ok=True)
+        uri = "sqlite:///" + os.path.join(app.instance_path, "community.db")
+    config["SQLALCHEMY_DATABASE_URI"] = database_uri(uri)
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # pool_pre_ping is pointless for a file, and SQLite wants a generous lock wait instead.
+        options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options.pop("pool_pre_ping", None)
+        options.setdefault("connect_args", {"timeout": 15})
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    config["BASE_URL"] = str(config["BASE_URL"]).rstrip("/")
+    https = config["BASE_URL"].startswith("https://")
+    for key in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
+        if config.get(key) is None:
+            config[key] = https
+    config["PREFERRED_URL_SCHEME"] = "https" if https else "http"
+
+
+def database_uri(uri: str) -> str:
+    """Point PostgreSQL URLs at psycopg 3, whatever driver (or none) they name."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if uri.startswith(prefix):
+            return "postgresql+psycopg://" + uri[len(prefix) :]
+    return uri
+
+
+def validate(config: Mapping[str, Any]) -> None:
+    secret = config.get("SECRET_KEY")
+    if not config.get("TESTING"):
+        if not secret:
+            raise ConfigError(
+                "SECRET_KEY is not set: set COMMUNITY_SECRET_KEY or put SECRET_KEY in "
+                "instance/config.py (`make dev` writes one for local use)."
+            )
+        if str(secret).lower() in _WEAK_SECRETS or len(str(secret)) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"SECRET_KEY is too weak: use at least {MIN_SECRET_LENGTH} random characters, "
+                'for example python -c "import secrets; print(secrets.token_hex(32))".'
+            )
+    base = urlsplit(config["BASE_URL"])
+    if base.scheme not in {"http", "https"} or not base.netloc:
+        raise ConfigError(f"BASE_URL must be an absolute http(s) URL, not {config['BASE_URL']!r}.")
+    aliases = config.get("PAGE_HOST_ALIASES")
+    if not isinstance(aliases, Mapping):
+        raise ConfigError("PAGE_HOST_ALIASES must map a host to a canonical origin (JSON object).")
+    for host, origin in aliases.items():
+        parts = urlsplit(str(origin))
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
+            raise ConfigError(
+                f"PAGE_HOST_ALIASES[{host!r}] must be an origin like https://docs.example.com."
+            )
+    per_page = config.get("QUESTIONS_PER_PAGE")
+    if not isinstance(per_page, int) or not 1 <= per_page <= 100:
+        raise ConfigError("QUESTIONS_PER_PAGE must be a whole number from 1 to 100.")

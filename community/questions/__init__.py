@@ -1,0 +1,13 @@
+"""Questions: doc pages, topics, questions, replies and accepted answers."""
+
+from flask import Flask
+
+from community import signals
+
+
+def init_app(app: Flask) -> None:
+    from community.questions import drafts, views
+
+    app.register_blueprint(views.bp)
+    app.jinja_env.globals["pending_draft"] = drafts.pending_draft
+    signals.user_signed_in.connect(drafts.post_pending_draft, app)

@@ -1,0 +1,102 @@
+"""Write first, sign in after: what a visitor wrote before signing in waits here, then is posted.
+
+The draft is stored in the database (not the cookie, which is too small for a long post) and the
+session only holds its random token. When the visitor signs in or signs up, the
+``user_signed_in`` receiver posts it; if that fails (the thread was locked meanwhile, say), the
+draft stays and the visitor is taken to a page where the text is ready to edit and send.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app, flash, session, url_for
+
+from community.accounts.models import User
+from community.db import utcnow
+from community.errors import DomainError
+from community.extensions import db
+from community.questions import services
+from community.questions.models import Draft, DraftKind, Question, Topic
+
+SESSION_KEY = "draft_token"
+
+
+def save_draft(kind: DraftKind, data: dict[str, Any], question_id: int | None = None) -> Draft:
+    """Keep the visitor's text and remember it in their session (replacing an older draft)."""
+    discard_draft()
+    draft = Draft(
+        token=secrets.token_urlsafe(32), kind=kind.value, question_id=question_id, data=data
+    )
+    db.session.add(draft)
+    db.session.flush()
+    session[SESSION_KEY] = draft.token
+    return draft
+
+
+def pending_draft() -> Draft | None:
+    token = session.get(SESSION_KEY)
+    if not token:
+        return None
+    oldest = utcnow() - current_app.config["DRAFT_MAX_AGE"]
+    draft = db.session.scalar(
+        sa.select(Draft).where(Draft.token == token, Draft.created_at >= oldest)
+    )
+    if draft is None:
+        session.pop(SESSION_KEY, None)
+    return draft
+
+
+def discard_draft() -> None:
+    token = session.pop(SESSION_KEY, None)
+    if token:
+        db.session.execute(sa.delete(Draft).where(Draft.token == token))
+
+
+def forget_if_posted(submission_key: str | None) -> None:
+    """The saved draft was sent from its own form (see ``/draft``): it is not needed any more."""
+    if submission_key and session.get(SESSION_KEY) == submission_key:
+        discard_draft()
+
+
+def post_pending_draft(_sender: Flask, user: User, **_extra: Any) -> str | None:
+    """``user_signed_in`` receiver: post the visitor's draft as ``user``; return where to go."""
+    draft = pending_draft()
+    if draft is None:
+        return None
+    try:
+        url = _post(draft, user)
+    except DomainError as error:
+        flash(f"We kept what you wrote, but could not post it: {error}", "error")
+        return url_for("questions.draft")
+    db.session.delete(draft)
+    session.pop(SESSION_KEY, None)
+    return url
+
+
+def _post(draft: Draft, user: User) -> str:
+    data = draft.data
+    # The draft's token doubles as the submission key: posting the same draft twice (a replayed
+    # sign-in, two tabs) finds the first post instead of making a second.
+    if draft.kind == DraftKind.REPLY:
+        question = db.session.get(Question, draft.question_id) if draft.question_id else None
+        if question is None:
+            raise DomainError("the question is no longer available.")
+        reply = services.post_reply(user, question, data["body"], submission_key=draft.token)
+        flash("Your reply is posted.", "success")
+        return url_for("questions.show", question_id=question.id, slug=question.slug) + (
+            f"#reply-{reply.id}"
+        )
+    page = (
+        services.resolve_page(data["page_url"], data.get("page_title"))
+        if data.get("page_url")
+        else None
+    )
+    topic = db.session.get(Topic, data["topic_id"]) if data.get("topic_id") else None
+    question = services.ask_question(
+        user, data["subject"], data["body"], page=page, topic=topic, submission_key=draft.token
+    )
+    flash("Your question is posted.", "success")
+    return url_for("questions.show", question_id=question.id, slug=question.slug)

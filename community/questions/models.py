@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from community.accounts.models import User
+from community.db import CreatedAtMixin, utcnow
+from community.extensions import db
+
+
+class QuestionStatus(StrEnum):
+    UNANSWERED = "unanswered"  # nobody but the asker has replied
+    ANSWERED = "answered"  # someone replied, no answer accepted yet
+    RESOLVED = "resolved"  # an answer was accepted (or a moderator marked it resolved)
+
+
+def slugify(text: str, max_length: int = 80) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    slug = slug[:max_length].rstrip("-")
+    return slug or "question"
+
+
+class Team(CreatedAtMixin, db.Model):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(80))
+    slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
+
+    topics: Mapped[list[Topic]] = relationship(back_populates="team", lazy="raise_on_sql")
+
+
+class Topic(CreatedAtMixin, db.Model):
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(sa.ForeignKey("teams.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(80))
+    slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+
+    team: Mapped[Team] = relationship(back_populates="topics", lazy="raise_on_sql")
+
+
+class TopicPageRule(CreatedAtMixin, db.Model):
+    """Pages under ``path_prefix`` belong to ``topic``; the longest matching prefix wins."""
+
+    __tablename__ = "topic_page_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic_id: Mapped[int] = mapped_column(sa.ForeignKey("topics.id"), index=True)
+    path_prefix: Mapped[str] = mapped_column(sa.String(500), unique=True)
+
+    topic: Mapped[Topic] = relationship(lazy="raise_on_sql")
+
+
+class Page(CreatedAtMixin, db.Model):
+    """A documentation page, identified by its normalised URL (see ``questions.pages``)."""
+
+    __tablename__ = "pages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(sa.String(2000), unique=True)
+    title: Mapped[str] = mapped_column(sa.String(300), default="")
+    topic_id: Mapped[int | None] = mapped_column(sa.ForeignKey("topics.id"), index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    topic: Mapped[Topic | None] = relationship(lazy="raise_on_sql")
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.url
+
+
+question_pages = sa.Table(
+    "question_pages",
+    db.metadata,
+    sa.Column("page_id", sa.ForeignKey("pages.id"), primary_key=True),
+    sa.Column("question_id", sa.ForeignKey("questions.id"), primary_key=True, index=True),
+)
+
+
+class PostMixin(CreatedAtMixin):
+    """Columns shared by questions and replies: authored markdown, rendered once, soft states."""
+
+    body_source: Mapped[str] = mapped_column(sa.Text)
+    body_html: Mapped[str] = mapped_column(sa.Text)
+    edited_at: Mapped[datetime | None]
+    # Null while the post is held (unverified author, pre-moderation); set when it goes public.
+    published_at: Mapped[datetime | None]
+    hidden_at: Mapped[datetime | None]
+    hidden_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    deleted_at: Mapped[datetime | None]
+    # A random key per rendered form: a double submit or a client retry finds the first post.
+    submission_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+
+    @property
+    def is_public(self) -> bool:
+        return self.published_at is not None and self.hidden_at is None and self.deleted_at is None
+
+
+class Question(PostMixin, db.Model):
+    __tablename__ = "questions"
+    __table_args__ = (
+        # The accepted reply must be a reply to this very question.
+        sa.ForeignKeyConstraint(
+            ["id", "accepted_reply_id"],
+            ["replies.question_id", "replies.id"],
+            use_alter=True,
+            name="fk_questions_accepted_reply",
+        ),
+        sa.CheckConstraint(
+            sa.column("status").in_([s.value for s in QuestionStatus]), name="status_known"
+        ),
+        sa.CheckConstraint(sa.column("reply_count") >= 0, name="reply_count_not_negative"),
+        sa.Index("ix_questions_last_activity", "last_activity_at", "id"),
+        sa.Index("ix_questions_status_last_activity", "status", "last_activity_at", "id"),
+        sa.Index("ix_questions_topic_last_activity", "topic_id", "last_activity_at", "id"),
+    )
+
+    # autoincrement must be explicit: the accepted-reply foreign key makes "id" part of a key.
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    topic_id: Mapped[int | None] = mapped_column(sa.ForeignKey("topics.id"))
+    # The page the question was asked on; it may be shown on more pages (``pages``).
+    origin_page_id: Mapped[int | None] = mapped_column(sa.ForeignKey("pages.id"), index=True)
+    subject: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(20), default=QuestionStatus.UNANSWERED.value)
+    accepted_reply_id: Mapped[int | None] = mapped_column(index=True)
+    reply_count: Mapped[int] = mapped_column(default=0)
+    pinned: Mapped[bool] = mapped_column(default=False)
+    locked: Mapped[bool] = mapped_column(default=False)
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    author: Mapped[User] = relationship(lazy="raise_on_sql")
+    topic: Mapped[Topic | None] = relationship(lazy="raise_on_sql")
+    origin_page: Mapped[Page | None] = relationship(lazy="raise_on_sql")
+    pages: Mapped[list[Page]] = relationship(secondary=question_pages, lazy="raise_on_sql")
+    replies: Mapped[list[Reply]] = relationship(
+        primaryjoin="Question.id == Reply.question_id",
+        foreign_keys="Reply.question_id",
+        back_populates="question",
+        order_by="Reply.id",
+        lazy="raise_on_sql",
+    )
+    accepted_reply: Mapped[Reply | None] = relationship(
+        primaryjoin="Question.accepted_reply_id == Reply.id",
+        foreign_keys=[accepted_reply_id],
+        viewonly=True,
+        lazy="raise_on_sql",
+    )
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.subject)
+
+    def __repr__(self) -> str:
+        return f"<Question {self.id}>"
+
+
+class Reply(PostMixin, db.Model):
+    __tablename__ = "replies"
+    __table_args__ = (
+        sa.UniqueConstraint("question_id", "id", name="uq_replies_question_id_id"),
+        sa.Index("ix_replies_question_created", "question_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(sa.ForeignKey("questions.id"))
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+
+    question: Mapped[Question] = relationship(
+        primaryjoin="Question.id == Reply.question_id",
+        foreign_keys=[question_id],
+        back_populates="replies",
+        lazy="raise_on_sql",
+    )
+    author: Mapped[User] = relationship(lazy="raise_on_sql")
+
+    def __repr__(self) -> str:
+        return f"<Reply {self.id} on {self.question_id}>"
+
+
+class DraftKind(StrEnum):
+    QUESTION = "question"
+    REPLY = "reply"
+
+
+class Draft(CreatedAtMixin, db.Model):
+    """What a visitor wrote before signing in; posted for them once they have."""
+
+    __tablename__ = "drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    question_id: Mapped[int | None] = mapped_column(sa.ForeignKey("questions.id"), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON)

@@ -1,0 +1,303 @@
+"""Asking, replying, editing, deleting and accepting answers: the rules of a thread.
+
+Services take the acting user, enforce the rules, ``flush`` and never commit: the caller owns the
+transaction. Every published post announces itself through ``community.signals``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from community import signals
+from community.accounts.models import User
+from community.content import render_markdown
+from community.db import utcnow
+from community.errors import Conflict, DomainError, NotAllowed, NotFound
+from community.extensions import db
+from community.questions import permissions
+from community.questions.models import (
+    Page,
+    Question,
+    QuestionStatus,
+    Reply,
+    Topic,
+    TopicPageRule,
+)
+from community.questions.pages import InvalidPageURL, normalise_page_url, page_path
+
+MAX_SUBJECT_LENGTH = 200
+MAX_BODY_LENGTH = 20_000
+MAX_TITLE_LENGTH = 300
+
+Post = TypeVar("Post", Question, Reply)
+
+
+class InvalidPage(DomainError):
+    pass
+
+
+def canonical_page_url(url: str, host_aliases: Mapping[str, str] | None = None) -> str:
+    """Normalise with the configured host aliases; raises InvalidPage with a message for people."""
+    aliases = current_app.config["PAGE_HOST_ALIASES"] if host_aliases is None else host_aliases
+    try:
+        return normalise_page_url(url, aliases)
+    except InvalidPageURL as error:
+        raise InvalidPage(str(error)) from error
+
+
+def resolve_page(url: str, title: str | None = None) -> Page:
+    """The page for this URL, created on first use; its title follows the latest one seen."""
+    canonical = canonical_page_url(url)
+    title = (title or "").strip()[:MAX_TITLE_LENGTH]
+    page = db.session.scalar(sa.select(Page).where(Page.url == canonical))
+    if page is None:
+        page = Page(url=canonical, title=title, topic_id=_topic_id_for_path(page_path(canonical)))
+        try:
+            with db.session.begin_nested():
+                db.session.add(page)
+        except IntegrityError:  # created by a concurrent request in the meantime
+            page = db.session.scalars(sa.select(Page).where(Page.url == canonical)).one()
+    if title and page.title != title:
+        page.title = title
+    return page
+
+
+def _topic_id_for_path(path: str) -> int | None:
+    """The topic of the longest path-prefix rule that covers ``path`` at a segment boundary."""
+    segments = [s for s in path.split("/") if s]
+    candidates = ["/" + "/".join(segments[:n]) for n in range(len(segments), -1, -1)]
+    return db.session.scalar(
+        sa.select(TopicPageRule.topic_id)
+        .where(TopicPageRule.path_prefix.in_(candidates))
+        .order_by(sa.func.length(TopicPageRule.path_prefix).desc())
+        .limit(1)
+    )
+
+
+def ask_question(
+    author: User,
+    subject: str,
+    body: str,
+    *,
+    page: Page | None = None,
+    topic: Topic | None = None,
+    submission_key: str | None = None,
+) -> Question:
+    """Post a question (on a page, if given). A repeated ``submission_key`` returns the first."""
+    existing = _already_submitted(Question, author, submission_key)
+    if existing is not None:
+        return existing
+    subject, body = _clean_subject(subject), _clean_body(body)
+    now = utcnow()
+    question = Question(
+        author_id=author.id,
+        subject=subject,
+        body_source=body,
+        body_html=render_markdown(body),
+        topic_id=topic.id if topic is not None else (page.topic_id if page is not None else None),
+        origin_page_id=page.id if page is not None else None,
+        status=QuestionStatus.UNANSWERED.value,
+        created_at=now,
+        published_at=now,
+        last_activity_at=now,
+        submission_key=submission_key,
+    )
+    if page is not None:
+        question.pages = [page]
+    saved = _insert_once(question, author, submission_key)
+    if saved is question:
+        signals.question_published.send(current_app._get_current_object(), question=question)
+    return saved
+
+
+def post_reply(
+    author: User, question: Question, body: str, *, submission_key: str | None = None
+) -> Reply:
+    """Reply to a question. A repeated ``submission_key`` returns the first reply."""
+    existing = _already_submitted(Reply, author, submission_key)
+    if existing is not None:
+        return existing
+    if not permissions.can_view(author, question) or question.deleted_at is not None:
+        raise NotFound("This question is no longer available.")
+    if not permissions.can_reply(author, question):
+        raise NotAllowed("This thread is locked: it takes no more replies.")
+    body = _clean_body(body)
+    now = utcnow()
+    reply = Reply(
+        question_id=question.id,
+        author_id=author.id,
+        body_source=body,
+        body_html=render_markdown(body),
+        created_at=now,
+        published_at=now,
+        submission_key=submission_key,
+    )
+    saved = _insert_once(reply, author, submission_key)
+    if saved is not reply:
+        return saved
+    question.reply_count = Question.reply_count + 1
+    question.last_activity_at = now
+    if author.id != question.author_id and question.status == QuestionStatus.UNANSWERED:
+        question.status = QuestionStatus.ANSWERED.value
+    db.session.flush()
+    signals.reply_published.send(current_app._get_current_object(), reply=reply)
+    return reply
+
+
+def edit_question(actor: User, question: Question, subject: str, body: str) -> Question:
+    if not permissions.can_edit(actor, question):
+        raise NotAllowed("You can only edit your own questions.")
+    subject, body = _clean_subject(subject), _clean_body(body)
+    if subject != question.subject or body != question.body_source:
+        question.subject = subject
+        _set_body(question, body)
+    db.session.flush()
+    return question
+
+
+def edit_reply(actor: User, reply: Reply, body: str) -> Reply:
+    if not permissions.can_edit(actor, reply):
+        raise NotAllowed("You can only edit your own replies.")
+    body = _clean_body(body)
+    if body != reply.body_source:
+        _set_body(reply, body)
+    db.session.flush()
+    return reply
+
+
+def delete_question(actor: User, question: Question) -> None:
+    """Soft-delete: the question disappears from every list; moderators can still see it."""
+    if not permissions.can_delete(actor, question):
+        raise NotAllowed("You can only delete your own questions.")
+    question.deleted_at = utcnow()
+    db.session.flush()
+
+
+def delete_reply(actor: User, reply: Reply) -> None:
+    if not permissions.can_delete(actor, reply):
+        raise NotAllowed("You can only delete your own replies.")
+    question = db.session.get(Question, reply.question_id, with_for_update=_locking())
+    reply.deleted_at = utcnow()
+    if reply.published_at is not None and reply.hidden_at is None:
+        question.reply_count = Question.reply_count - 1
+    if question.accepted_reply_id == reply.id:
+        question.accepted_reply_id = None
+    db.session.flush()
+    _refresh_status(question)
+
+
+def accept_answer(actor: User, question: Question, reply: Reply) -> None:
+    """Mark ``reply`` as the answer (replacing any earlier one)."""
+    if not permissions.can_accept(actor, question):
+        raise NotAllowed("Only the person who asked can accept an answer.")
+    if reply.question_id != question.id or not reply.is_public:
+        raise NotFound("That reply is not part of this question.")
+    _lock(question)
+    if question.accepted_reply_id == reply.id:
+        return
+    question.accepted_reply_id = reply.id
+    question.status = QuestionStatus.RESOLVED.value
+    question.last_activity_at = utcnow()
+    db.session.flush()
+    signals.answer_accepted.send(
+        current_app._get_current_object(), question=question, reply=reply, actor=actor
+    )
+
+
+def withdraw_answer(actor: User, question: Question) -> None:
+    if not permissions.can_accept(actor, question):
+        raise NotAllowed("Only the person who asked can withdraw an accepted answer.")
+    _lock(question)
+    if question.accepted_reply_id is None:
+        raise Conflict("This question has no accepted answer.")
+    reply = db.session.get(Reply, question.accepted_reply_id)
+    question.accepted_reply_id = None
+    db.session.flush()
+    _refresh_status(question)
+    signals.answer_withdrawn.send(
+        current_app._get_current_object(), question=question, reply=reply, actor=actor
+    )
+
+
+def _refresh_status(question: Question) -> None:
+    if question.accepted_reply_id is not None:
+        question.status = QuestionStatus.RESOLVED.value
+        return
+    answered = db.session.scalar(
+        sa.select(
+            sa.exists().where(
+                Reply.question_id == question.id,
+                Reply.author_id != question.author_id,
+                Reply.published_at.is_not(None),
+                Reply.hidden_at.is_(None),
+                Reply.deleted_at.is_(None),
+            )
+        )
+    )
+    question.status = (QuestionStatus.ANSWERED if answered else QuestionStatus.UNANSWERED).value
+    db.session.flush()
+
+
+def _set_body(post: Question | Reply, body: str) -> None:
+    post.body_source = body
+    post.body_html = render_markdown(body)
+    post.edited_at = utcnow()
+
+
+def _clean_subject(subject: str) -> str:
+    subject = " ".join((subject or "").split())
+    if not subject:
+        raise DomainError("Write a subject for your question.")
+    if len(subject) > MAX_SUBJECT_LENGTH:
+        raise DomainError(f"Keep the subject under {MAX_SUBJECT_LENGTH} characters.")
+    return subject
+
+
+def _clean_body(body: str) -> str:
+    body = (body or "").replace("\r\n", "\n").strip()
+    if not body:
+        raise DomainError("Write something first.")
+    if len(body) > MAX_BODY_LENGTH:
+        raise DomainError(f"Keep it under {MAX_BODY_LENGTH:,} characters.")
+    return body
+
+
+def _already_submitted(model: type[Post], author: User, key: str | None) -> Post | None:
+    if not key:
+        return None
+    return db.session.scalar(
+        sa.select(model).where(model.submission_key == key, model.author_id == author.id)
+    )
+
+
+def _insert_once(post: Post, author: User, key: str | None) -> Post:
+    """Insert ``post``; if a concurrent request won with the same submission key, return its post.
+
+    The unique constraint, not the look-up before it, is what keeps a double submit single.
+    """
+    try:
+        with db.session.begin_nested():
+            db.session.add(post)
+    except IntegrityError:
+        first = _already_submitted(type(post), author, key) if key else None
+        if first is None:
+            raise
+        return first
+    return post
+
+
+def _lock(question: Question) -> None:
+    """Re-read the question under a row lock, so concurrent accepts apply one after the other."""
+    db.session.flush()
+    if db.engine.dialect.name != "sqlite":
+        db.session.refresh(question, with_for_update=True)
+
+
+def _locking() -> bool | None:
+    """``FOR UPDATE`` where the database has row locks (SQLite serialises writers anyway)."""
+    return None if db.engine.dialect.name == "sqlite" else True

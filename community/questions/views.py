@@ -1,0 +1,353 @@
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from community.errors import DomainError, NotFound
+from community.extensions import db
+from community.questions import drafts, permissions, queries, services
+from community.questions.forms import (
+    ActionForm,
+    AskForm,
+    EditQuestionForm,
+    EditReplyForm,
+    ReplyForm,
+)
+from community.questions.models import DraftKind, Question, QuestionStatus, Topic
+
+bp = Blueprint("questions", __name__)
+
+# A form that failed validation is shown again, with the person's text, under this status.
+INVALID = 422
+
+
+@bp.app_context_processor
+def _template_helpers() -> dict:
+    return {"can": permissions, "ActionForm": ActionForm}
+
+
+@bp.get("/")
+def home() -> Response:
+    return redirect(url_for("questions.index"))
+
+
+@bp.get("/questions")
+def index() -> str:
+    topic_slug = request.args.get("topic") or None
+    status_name = request.args.get("state") or None
+    topic = queries.topic_by_slug(topic_slug)
+    status = QuestionStatus(status_name) if status_name in set(QuestionStatus) else None
+    listing = queries.list_questions(
+        current_user,
+        per_page=current_app.config["QUESTIONS_PER_PAGE"],
+        topic=topic,
+        status=status,
+        before=queries.Cursor.decode(request.args.get("before")),
+        after=queries.Cursor.decode(request.args.get("after")),
+    )
+    filters = {"topic": topic.slug if topic else None, "state": status.value if status else None}
+    return render_template(
+        "questions/index.html",
+        listing=listing,
+        topics=queries.topics_with_teams(),
+        filters={k: v for k, v in filters.items() if v},
+        unknown_topic=bool(topic_slug and topic is None),
+    )
+
+
+@bp.get("/questions/<int:question_id>")
+@bp.get("/questions/<int:question_id>-<slug>")
+def show(question_id: int, slug: str | None = None, reply_form: ReplyForm | None = None):
+    found = queries.thread(question_id, current_user)
+    if found is None:
+        abort(404)
+    question = found.question
+    if slug != question.slug and reply_form is None:
+        return redirect(url_for("questions.show", question_id=question.id, slug=question.slug), 301)
+    if reply_form is None:
+        reply_form = ReplyForm()
+        reply_form.ensure_submission_key()
+    status = INVALID if reply_form.errors else 200
+    return render_template("questions/show.html", thread=found, reply_form=reply_form), status
+
+
+@bp.get("/pages")
+def page() -> Response | tuple[str, int] | str:
+    raw_url = request.args.get("url", "")
+    try:
+        canonical = services.canonical_page_url(raw_url)
+    except services.InvalidPage as error:
+        return render_template("questions/page_invalid.html", message=str(error), url=raw_url), 400
+    threads = queries.page_threads(canonical, current_user)
+    form = AskForm(page_url=canonical, page_title=request.args.get("title", ""))
+    form.page_title.data = (threads.page.title if threads.page else "") or form.page_title.data
+    form.ensure_submission_key()
+    return render_template("questions/page.html", threads=threads, form=form)
+
+
+@bp.route("/ask", methods=["GET", "POST"])
+def ask() -> Response | tuple[str, int] | str:
+    form = AskForm()
+    topics = queries.topics_with_teams()
+    form.topic_id.choices = [(0, "Not sure / general")] + [(t.id, t.name) for t in topics]
+    if request.method == "GET":
+        form.page_url.data = request.args.get("url", "")
+        form.page_title.data = request.args.get("title", "")
+        form.ensure_submission_key()
+        return render_template("questions/ask.html", form=form, page_url=_page_url_or_none(form))
+    page_url = _page_url_or_none(form)
+    if form.validate_on_submit() and page_url is not False:
+        if not current_user.is_authenticated:
+            drafts.save_draft(DraftKind.QUESTION, _question_draft(form, page_url))
+            db.session.commit()
+            return _sign_in_to_post("question")
+        try:
+            page = services.resolve_page(page_url, form.page_title.data) if page_url else None
+            question = services.ask_question(
+                current_user,
+                form.subject.data,
+                form.body.data,
+                page=page,
+                topic=db.session.get(Topic, form.topic_id.data) if form.topic_id.data else None,
+                submission_key=form.submission_key.data or None,
+            )
+        except DomainError as error:
+            form.body.errors = [*form.body.errors, str(error)]
+        else:
+            drafts.forget_if_posted(form.submission_key.data)
+            db.session.commit()
+            flash("Your question is posted.", "success")
+            return redirect(url_for("questions.show", question_id=question.id, slug=question.slug))
+    return render_template("questions/ask.html", form=form, page_url=page_url or None), INVALID
+
+
+@bp.post("/questions/<int:question_id>/replies")
+def reply(question_id: int):
+    question = queries.question_for_update(question_id, current_user)
+    if question is None:
+        abort(404)
+    form = ReplyForm()
+    if not form.validate_on_submit():
+        return show(question_id, question.slug, reply_form=form)
+    if not permissions.can_reply(current_user, question):
+        abort(403, "This thread is locked: it takes no more replies.")
+    if not current_user.is_authenticated:
+        drafts.save_draft(DraftKind.REPLY, {"body": form.body.data}, question_id=question.id)
+        db.session.commit()
+        return _sign_in_to_post("reply")
+    try:
+        new_reply = services.post_reply(
+            current_user, question, form.body.data, submission_key=form.submission_key.data or None
+        )
+    except DomainError as error:
+        form.body.errors = [*form.body.errors, str(error)]
+        return show(question_id, question.slug, reply_form=form)
+    drafts.forget_if_posted(form.submission_key.data)
+    db.session.commit()
+    flash("Your reply is posted.", "success")
+    return redirect(
+        url_for("questions.show", question_id=question.id, slug=question.slug)
+        + f"#reply-{new_reply.id}"
+    )
+
+
+@bp.route("/questions/<int:question_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_question(question_id: int):
+    question = queries.question_for_update(question_id, current_user)
+    if question is None:
+        abort(404)
+    if not permissions.can_edit(current_user, question):
+        abort(403, "You can only edit your own questions.")
+    form = EditQuestionForm(obj=None if request.method == "POST" else question)
+    if request.method == "GET":
+        form.body.data = question.body_source
+    elif form.validate_on_submit():
+        try:
+            services.edit_question(current_user, question, form.subject.data, form.body.data)
+        except DomainError as error:
+            form.body.errors = [*form.body.errors, str(error)]
+        else:
+            db.session.commit()
+            flash("Your changes are saved.", "success")
+            return redirect(url_for("questions.show", question_id=question.id, slug=question.slug))
+    status = INVALID if form.errors else 200
+    return render_template("questions/edit_question.html", form=form, question=question), status
+
+
+@bp.route("/replies/<int:reply_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_reply(reply_id: int):
+    reply_ = queries.reply_for_update(reply_id, current_user)
+    if reply_ is None:
+        abort(404)
+    if not permissions.can_edit(current_user, reply_):
+        abort(403, "You can only edit your own replies.")
+    form = EditReplyForm()
+    if request.method == "GET":
+        form.body.data = reply_.body_source
+    elif form.validate_on_submit():
+        try:
+            services.edit_reply(current_user, reply_, form.body.data)
+        except DomainError as error:
+            form.body.errors = [*form.body.errors, str(error)]
+        else:
+            db.session.commit()
+            flash("Your changes are saved.", "success")
+            return redirect(_reply_url(reply_.question, reply_.id))
+    status = INVALID if form.errors else 200
+    return render_template("questions/edit_reply.html", form=form, reply=reply_), status
+
+
+@bp.post("/questions/<int:question_id>/delete")
+@login_required
+def delete_question(question_id: int) -> Response:
+    question = _question_or_404(question_id)
+    _run(services.delete_question, current_user, question)
+    flash("The question is deleted.", "info")
+    return redirect(url_for("questions.index"))
+
+
+@bp.post("/replies/<int:reply_id>/delete")
+@login_required
+def delete_reply(reply_id: int) -> Response:
+    reply_ = queries.reply_for_update(reply_id, current_user)
+    if reply_ is None:
+        abort(404)
+    _require_action_form()
+    _run(services.delete_reply, current_user, reply_)
+    flash("The reply is deleted.", "info")
+    return redirect(
+        url_for("questions.show", question_id=reply_.question_id, slug=reply_.question.slug)
+    )
+
+
+@bp.post("/replies/<int:reply_id>/accept")
+@login_required
+def accept(reply_id: int) -> Response:
+    reply_ = queries.reply_for_update(reply_id, current_user)
+    if reply_ is None:
+        abort(404)
+    _require_action_form()
+    _run(services.accept_answer, current_user, reply_.question, reply_)
+    flash("Marked as the answer. Thanks for closing the loop!", "success")
+    return redirect(_reply_url(reply_.question, reply_.id))
+
+
+@bp.post("/questions/<int:question_id>/withdraw-answer")
+@login_required
+def withdraw(question_id: int) -> Response:
+    question = _question_or_404(question_id)
+    _run(services.withdraw_answer, current_user, question)
+    flash("The accepted answer is withdrawn.", "info")
+    return redirect(url_for("questions.show", question_id=question.id, slug=question.slug))
+
+
+@bp.get("/draft")
+def draft() -> Response | str:
+    """The visitor's saved draft, ready to edit and send (after a failed automatic post)."""
+    saved = drafts.pending_draft()
+    if saved is None:
+        flash("There is no saved draft.", "info")
+        return redirect(url_for("questions.index"))
+    return render_template("questions/draft.html", draft=saved, form=_draft_form(saved))
+
+
+@bp.post("/draft/discard")
+def discard_draft() -> Response:
+    if ActionForm().validate_on_submit():
+        drafts.discard_draft()
+        db.session.commit()
+        flash("Your draft is discarded.", "info")
+    return redirect(url_for("questions.index"))
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _page_url_or_none(form: AskForm) -> str | bool | None:
+    """The canonical page URL from the form, None when asked without a page, False if invalid."""
+    raw = (form.page_url.data or "").strip()
+    if not raw:
+        return None
+    try:
+        return services.canonical_page_url(raw)
+    except services.InvalidPage as error:
+        form.page_url.errors = [*form.page_url.errors, str(error)]
+        return False
+
+
+def _question_draft(form: AskForm, page_url: str | None) -> dict:
+    return {
+        "subject": form.subject.data,
+        "body": form.body.data,
+        "page_url": page_url,
+        "page_title": form.page_title.data,
+        "topic_id": form.topic_id.data or None,
+    }
+
+
+def _draft_form(saved) -> AskForm | ReplyForm:
+    if saved.kind == DraftKind.REPLY:
+        form = ReplyForm(body=saved.data.get("body", ""))
+    else:
+        form = AskForm(
+            subject=saved.data.get("subject", ""),
+            body=saved.data.get("body", ""),
+            page_url=saved.data.get("page_url") or "",
+            page_title=saved.data.get("page_title") or "",
+        )
+        form.topic_id.choices = [(0, "Not sure / general")] + [
+            (t.id, t.name) for t in queries.topics_with_teams()
+        ]
+        form.topic_id.data = saved.data.get("topic_id") or 0
+    # Sending the draft from this form then counts as posting the draft itself.
+    form.submission_key.data = saved.token
+    return form
+
+
+def _sign_in_to_post(what: str) -> Response:
+    flash(
+        f"Your {what} is saved. Sign in or create an account and we'll post it right away.", "info"
+    )
+    return redirect(url_for("accounts.sign_in"))
+
+
+def _question_or_404(question_id: int) -> Question:
+    question = queries.question_for_update(question_id, current_user)
+    if question is None:
+        abort(404)
+    _require_action_form()
+    return question
+
+
+def _require_action_form() -> None:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+
+
+def _run(service, *args) -> None:
+    """Call a state-changing service and commit, turning a broken rule into its 4xx."""
+    try:
+        service(*args)
+    except NotFound as error:
+        abort(404, str(error))
+    except DomainError as error:
+        abort(error.status, str(error))
+    db.session.commit()
+
+
+def _reply_url(question: Question, reply_id: int) -> str:
+    return url_for("questions.show", question_id=question.id, slug=question.slug) + (
+        f"#reply-{reply_id}"
+    )

@@ -1,0 +1,20 @@
+"""Events that features publish, so that one feature can react to another without importing it.
+
+Receivers run inside the request's transaction: they may add rows (an outbox entry, say) but never
+commit and never talk to the network.
+"""
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+#: A user has just signed in or signed up (``user=``). Receivers may return a URL to continue to.
+user_signed_in = _signals.signal("user-signed-in")
+#: A question became visible to the public (``question=``).
+question_published = _signals.signal("question-published")
+#: A reply became visible to the public (``reply=``).
+reply_published = _signals.signal("reply-published")
+#: The asker (or a moderator) accepted a reply (``question=``, ``reply=``, ``actor=``).
+answer_accepted = _signals.signal("answer-accepted")
+#: An accepted answer was withdrawn (``question=``, ``reply=``, ``actor=``).
+answer_withdrawn = _signals.signal("answer-withdrawn")

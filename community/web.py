@@ -1,0 +1,132 @@
+"""What every HTTP response shares: security headers, safe redirects and error pages."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.wrappers import Response
+
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    # Posts may show images from any https host; never data: or javascript:.
+    "img-src": "'self' https:",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+# What people write in our forms; the CSRF error page shows these back so nothing is lost.
+WRITTEN_FIELDS = ("subject", "body", "name", "reason")
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_security_headers)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(InternalServerError, _server_error)
+
+
+def allow_framing_by(*origins: str) -> None:
+    """Let the current response be framed by these origins (only the embed route does this)."""
+    g.frame_ancestors = " ".join(origins) if origins else "'none'"
+
+
+def _security_headers(response: Response) -> Response:
+    policy = dict(CONTENT_SECURITY_POLICY)
+    policy["frame-ancestors"] = g.get("frame_ancestors", "'none'")
+    response.headers.setdefault(
+        "Content-Security-Policy", "; ".join(f"{k} {v}" for k, v in policy.items())
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.is_secure or request.url_root.startswith("https://"):
+        response.headers.setdefault(
+            "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+        )
+    return response
+
+
+def safe_next_url(target: str | None) -> str | None:
+    """Return ``target`` if it is a path on this site, else None.
+
+    Only a relative path that starts with a single "/" is accepted: no scheme, no host, no
+    backslashes (browsers read them as slashes) and no control characters or spaces.
+    """
+    if not target or len(target) > 2000:
+        return None
+    if any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in target) or "\\" in target:
+        return None
+    if not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return (
+        best == "application/json"
+        and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
+
+
+def problem(status: int, title: str, detail: str = "", **extra: object) -> Response:
+    """An RFC 9457 problem document."""
+    body = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def _http_error(error: HTTPException) -> Response | tuple[str, int]:
+    status = error.code or 500
+    if wants_json():
+        return problem(status, error.name, error.description or "")
+    template = "errors/404.html" if status in (404, 410) else "errors/error.html"
+    return render_template(template, error=error, status=status), status
+
+
+def _server_error(error: InternalServerError) -> Response | tuple[str, int]:
+    if wants_json():
+        return problem(500, "Internal Server Error", "Something went wrong on our side.")
+    return render_template("errors/500.html"), 500
+
+
+def _csrf_error(error: CSRFError) -> Response | tuple[str, int]:
+    """A form whose token expired or is missing: nothing changed, but show what the person wrote.
+
+    The text is shown for copying rather than offered for a one-click resend, so a forged
+    cross-site form cannot borrow our page to get itself submitted.
+    """
+    if wants_json():
+        return problem(400, "CSRF token missing or invalid", error.description or "")
+    kept = [
+        (name, value)
+        for name, value in request.form.items(multi=True)
+        if name in WRITTEN_FIELDS and value.strip()
+    ]
+    back = safe_next_url(_same_site_path(request.referrer))
+    return render_template("errors/csrf.html", kept=kept, back=back), 400
+
+
+def _same_site_path(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")

@@ -1,0 +1,20 @@
+// Small enhancements only: every page works without this file.
+(function () {
+  "use strict";
+  // Ask before destructive actions (forms marked data-confirm).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+    }
+  });
+  // A second click on a submit button while the first request is in flight does nothing.
+  document.addEventListener("submit", function (event) {
+    if (event.defaultPrevented) return;
+    var buttons = event.target.querySelectorAll("button[type=submit]");
+    window.setTimeout(function () {
+      buttons.forEach(function (button) { button.disabled = true; });
+    }, 0);
+  });
+})();
