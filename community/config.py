@@ -29,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
     # Several hosts can be folded into one canonical origin: {"www.example.com": "https://example.com"}
     "PAGE_HOST_ALIASES": {},
     "QUESTIONS_PER_PAGE": 20,
+    # Werkzeug's method string; scrypt meets OWASP's recommendation. Tests use a cheaper one.
+    "PASSWORD_HASH_METHOD": "scrypt",
     # How long a draft written before signing in is kept.
     "DRAFT_MAX_AGE": timedelta(days=7),
     "PERMANENT_SESSION_LIFETIME": timedelta(days=14),

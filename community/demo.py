@@ -11,6 +11,7 @@ from datetime import timedelta
 import click
 import sqlalchemy as sa
 from flask import Flask
+from flask.cli import with_appcontext
 
 from community.accounts import services as accounts
 from community.accounts.models import Role, User
@@ -108,6 +109,7 @@ def init_app(app: Flask) -> None:
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo() -> None:
     """Create demo teams, topics, pages, people and threads (safe to run again)."""
     topics = _teams_and_topics()

@@ -71,6 +71,8 @@ def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "WTF_CSRF_ENABLED": False,
         "BASE_URL": "http://localhost",
         "SERVER_NAME": "localhost",
+        # Hashing costs ~0.1 s with scrypt; the suite creates hundreds of users.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     }
     config.update(overrides)
     return config

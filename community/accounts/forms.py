@@ -5,14 +5,20 @@ from wtforms.validators import Email, InputRequired, Length
 from community.accounts.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
 class SignUpForm(FlaskForm):
     name = StringField(
         "Your name",
+        filters=[_strip],
         validators=[InputRequired("Tell us what to call you."), Length(max=80)],
         render_kw={"autocomplete": "name"},
     )
     email = EmailField(
         "Email",
+        filters=[_strip],
         validators=[
             InputRequired("Enter your email address."),
             Email("That doesn't look like an email address."),
@@ -39,6 +45,7 @@ class SignUpForm(FlaskForm):
 class SignInForm(FlaskForm):
     email = EmailField(
         "Email",
+        filters=[_strip],
         validators=[InputRequired("Enter your email address."), Length(max=254)],
         render_kw={"autocomplete": "username"},
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from community.accounts.models import Role, User
@@ -52,7 +53,7 @@ def create_user(
         email=email,
         name=name.strip(),
         role=role.value,
-        password_hash=generate_password_hash(password) if password is not None else None,
+        password_hash=_hash(password) if password is not None else None,
         email_verified_at=utcnow() if verified else None,
     )
     db.session.add(user)
@@ -74,8 +75,12 @@ def authenticate(email: str, password: str) -> User | None:
 def set_password(user: User, password: str) -> None:
     """Change the password and sign the user out of every session."""
     check_password_rules(password)
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = _hash(password)
     end_all_sessions(user)
+
+
+def _hash(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def end_all_sessions(user: User) -> None:

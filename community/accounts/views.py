@@ -74,4 +74,3 @@ def _signed_in(user: User, remember: bool, next_url: str | None) -> Response:
         if url:
             return redirect(url)
     return redirect(safe_next_url(next_url) or url_for("questions.index"))
-

@@ -33,7 +33,7 @@ INVALID = 422
 
 @bp.app_context_processor
 def _template_helpers() -> dict:
-    return {"can": permissions, "ActionForm": ActionForm}
+    return {"can": permissions}
 
 
 @bp.get("/")
@@ -105,8 +105,9 @@ def ask() -> Response | tuple[str, int] | str:
         form.page_title.data = request.args.get("title", "")
         form.ensure_submission_key()
         return render_template("questions/ask.html", form=form, page_url=_page_url_or_none(form))
+    valid = form.validate_on_submit()  # resets field errors, so check the page URL after it
     page_url = _page_url_or_none(form)
-    if form.validate_on_submit() and page_url is not False:
+    if valid and page_url is not False:
         if not current_user.is_authenticated:
             drafts.save_draft(DraftKind.QUESTION, _question_draft(form, page_url))
             db.session.commit()
