@@ -32,7 +32,7 @@ DEFAULTS: dict[str, Any] = {
     # Werkzeug's method string; scrypt meets OWASP's recommendation. Tests use a cheaper one.
     "PASSWORD_HASH_METHOD": "scrypt",
     # How long a draft written before signing in is kept.
-    "DRAFT_MAX_AGE": timedelta(days=7),
+    "DRAFT_MAX_AGE_DAYS": 7,
     "PERMANENT_SESSION_LIFETIME": timedelta(days=14),
     "REMEMBER_COOKIE_DURATION": timedelta(days=30),
     "SESSION_COOKIE_HTTPONLY": True,

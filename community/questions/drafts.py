@@ -9,6 +9,7 @@ draft stays and the visitor is taken to a page where the text is ready to edit a
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,7 +41,7 @@ def pending_draft() -> Draft | None:
     token = session.get(SESSION_KEY)
     if not token:
         return None
-    oldest = utcnow() - current_app.config["DRAFT_MAX_AGE"]
+    oldest = utcnow() - timedelta(days=current_app.config["DRAFT_MAX_AGE_DAYS"])
     draft = db.session.scalar(
         sa.select(Draft).where(Draft.token == token, Draft.created_at >= oldest)
     )
