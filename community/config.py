@@ -28,7 +28,13 @@ DEFAULTS: dict[str, Any] = {
     "SITE_NAME": "Community",
     # Several hosts can be folded into one canonical origin: {"www.example.com": "https://example.com"}
     "PAGE_HOST_ALIASES": {},
+    # Only pages on these origins can have questions, e.g. ["https://docs.example.com"]. Empty
+    # means any http(s) page (fine for a demo; name your docs sites in production).
+    "PAGE_ALLOWED_ORIGINS": [],
     "QUESTIONS_PER_PAGE": 20,
+    # How many reverse proxies (load balancer, nginx) sit in front of the app and set
+    # X-Forwarded-For/-Proto/-Host. 0 trusts none of those headers.
+    "PROXY_COUNT": 0,
     # Werkzeug's method string; scrypt meets OWASP's recommendation. Tests use a cheaper one.
     "PASSWORD_HASH_METHOD": "scrypt",
     # How long a draft written before signing in is kept.
@@ -114,10 +120,37 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError("PAGE_HOST_ALIASES must map a host to a canonical origin (JSON object).")
     for host, origin in aliases.items():
         parts = urlsplit(str(origin))
-        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
+        if (
+            parts.scheme not in {"http", "https"}
+            or not parts.hostname
+            or parts.username is not None
+            or parts.path not in {"", "/"}
+        ):
             raise ConfigError(
                 f"PAGE_HOST_ALIASES[{host!r}] must be an origin like https://docs.example.com."
             )
+    origins = config.get("PAGE_ALLOWED_ORIGINS")
+    if not isinstance(origins, list | tuple) or not all(
+        _is_origin(str(origin)) for origin in origins
+    ):
+        raise ConfigError(
+            'PAGE_ALLOWED_ORIGINS must be a list of origins like ["https://docs.example.com"].'
+        )
+    proxies = config.get("PROXY_COUNT")
+    if not isinstance(proxies, int) or not 0 <= proxies <= 5:
+        raise ConfigError("PROXY_COUNT must be the number of proxies in front of the app (0-5).")
     per_page = config.get("QUESTIONS_PER_PAGE")
     if not isinstance(per_page, int) or not 1 <= per_page <= 100:
         raise ConfigError("QUESTIONS_PER_PAGE must be a whole number from 1 to 100.")
+
+
+def _is_origin(text: str) -> bool:
+    parts = urlsplit(text)
+    return (
+        parts.scheme in {"http", "https"}
+        and bool(parts.hostname)
+        and parts.username is None
+        and parts.path in {"", "/"}
+        and not parts.query
+        and not parts.fragment
+    )

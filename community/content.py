@@ -24,7 +24,7 @@ ALLOWED_TAGS = frozenset(
 )  # fmt: skip
 ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
 LINK_REL = "nofollow ugc noopener"
-_LANGUAGE_CLASS = re.compile(r"^language-[A-Za-z0-9_+#.-]{1,40}$")
+_LANGUAGE_CLASS = re.compile(r"language-[A-Za-z0-9_+#.-]{1,40}")
 
 
 def _allowed_attribute(tag: str, name: str, value: str) -> bool:
@@ -33,7 +33,7 @@ def _allowed_attribute(tag: str, name: str, value: str) -> bool:
     if tag == "img":
         return name in {"src", "alt", "title"}
     if tag == "code":
-        return name == "class" and bool(_LANGUAGE_CLASS.match(value))
+        return name == "class" and bool(_LANGUAGE_CLASS.fullmatch(value))
     if tag == "ol":
         return name == "start" and value.isdigit()
     if tag == "abbr":

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
+
+from community.db import MAX_ID
 
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",
@@ -25,10 +30,27 @@ WRITTEN_FIELDS = ("subject", "body", "name", "reason")
 
 
 def init_app(app: Flask) -> None:
+    # Before the blueprints add their rules, so every ``<int:...>`` in a URL is a row id.
+    app.url_map.converters["int"] = RowIdConverter
+    proxies = app.config["PROXY_COUNT"]
+    if proxies:
+        # Trust exactly this many proxies for the client address, scheme and host, so that
+        # https is seen as https (Secure cookies, HSTS) and rate limits key on the real client.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _server_error)
+
+
+class RowIdConverter(IntegerConverter):
+    """An ``int`` in a URL is a row id: one no row can have is a 404, not a database error."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def allow_framing_by(*origins: str) -> None:
@@ -45,6 +67,9 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if response.mimetype == "text/html":
+        # Pages carry CSRF tokens and per-person content: never from a shared cache.
+        response.headers.setdefault("Cache-Control", "private, no-cache")
     if request.is_secure or request.url_root.startswith("https://"):
         response.headers.setdefault(
             "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
@@ -92,12 +117,16 @@ def problem(status: int, title: str, detail: str = "", **extra: object) -> Respo
     return response
 
 
-def _http_error(error: HTTPException) -> Response | tuple[str, int]:
+def _http_error(error: HTTPException) -> Response | tuple[str, int, list[tuple[str, str]]]:
     status = error.code or 500
+    # Headers the error carries besides its body: Allow on a 405, Retry-After on a 429.
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     if wants_json():
-        return problem(status, error.name, error.description or "")
+        response = problem(status, error.name, error.description or "")
+        response.headers.extend(headers)
+        return response
     template = "errors/404.html" if status in (404, 410) else "errors/error.html"
-    return render_template(template, error=error, status=status), status
+    return render_template(template, error=error, status=status), status, headers
 
 
 def _server_error(error: InternalServerError) -> Response | tuple[str, int]:

@@ -91,3 +91,48 @@ def test_postgresql_connections_are_checked_before_use(database_url):
     app = create_app(base_config("postgresql://postgres@127.0.0.1/unused"))
     assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
     assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+
+
+def test_behind_a_proxy_the_forwarded_scheme_and_client_are_trusted(database_url):
+    app = create_app(base_config(database_url, PROXY_COUNT=1))
+    seen = {}
+
+    @app.get("/whoami")
+    def whoami():
+        from flask import request
+
+        seen.update(scheme=request.scheme, remote=request.remote_addr)
+        return "ok"
+
+    response = app.test_client().get(
+        "/whoami",
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"},
+    )
+    assert seen == {"scheme": "https", "remote": "203.0.113.9"}
+    assert "max-age=31536000" in response.headers["Strict-Transport-Security"]
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_without_a_proxy_forwarded_headers_are_ignored(app):
+    seen = {}
+
+    @app.get("/whoami")
+    def whoami():
+        from flask import request
+
+        seen.update(scheme=request.scheme, remote=request.remote_addr)
+        return "ok"
+
+    app.test_client().get(
+        "/whoami", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    )
+    assert seen == {"scheme": "http", "remote": "127.0.0.1"}
+
+
+@pytest.mark.parametrize(
+    "origins", [["docs.example.com"], ["https://docs.example.com/path"], "https://x.test"]
+)
+def test_allowed_page_origins_must_be_origins(database_url, origins):
+    with pytest.raises(ConfigError, match="PAGE_ALLOWED_ORIGINS"):
+        create_app(_production(database_url, PAGE_ALLOWED_ORIGINS=origins))

@@ -119,3 +119,23 @@ def test_a_replayed_sign_in_does_not_post_the_draft_twice(client, make, auth):
         session.update(saved_session)
     auth.login("ada@example.com")
     assert make.count(Question) == 1
+
+
+def test_an_expired_draft_is_not_posted(client, make, app):
+    from datetime import timedelta
+
+    from community.db import utcnow
+
+    make.user(email="ada@example.com")
+    client.post("/ask", data={"subject": "Written long ago", "body": "Old text"})
+    days = app.config["DRAFT_MAX_AGE_DAYS"]
+    with app.app_context():
+        from community.extensions import db
+
+        db.session.execute(
+            Draft.__table__.update().values(created_at=utcnow() - timedelta(days=days, minutes=1))
+        )
+        db.session.commit()
+    done = client.post("/login", data={"email": "ada@example.com", "password": PASSWORD})
+    assert done.location == "/questions"
+    assert make.count(Question) == 0

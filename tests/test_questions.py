@@ -374,3 +374,16 @@ def test_deleting_a_question_hides_it_from_the_public_not_from_moderators(client
     auth.login_as(make.moderator())
     shown = client.get(f"/questions/{question}", follow_redirects=True)
     assert shown.status_code == 200 and "Deleted" in _text(shown)
+
+
+def test_only_pages_of_allowed_origins_take_questions(client, auth, make, app):
+    app.config["PAGE_ALLOWED_ORIGINS"] = ["https://DOCS.example.com/"]
+    auth.login_as(make.user())
+    assert client.get("/pages", query_string={"url": DOC}).status_code == 200
+    refused = client.get("/pages", query_string={"url": "https://evil.test/docs/x"})
+    assert refused.status_code == 400
+    assert "pages of our documentation" in _text(refused)
+    response = _ask(client, page_url="https://evil.test/docs/x", body="Spam body kept")
+    assert response.status_code == 422
+    assert "Spam body kept" in _text(response)
+    assert make.count(Page) == 0

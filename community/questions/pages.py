@@ -6,6 +6,8 @@ Every write and every read goes through :func:`normalise_page_url`, so ``/docs/x
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Mapping
 from urllib.parse import quote, unquote_to_bytes, urlsplit, urlunsplit
 
@@ -15,6 +17,8 @@ MAX_URL_LENGTH = 2000
 # Characters left as they are in a path segment: RFC 3986 sub-delims, ":" and "@" (``quote``
 # never escapes the unreserved ones).
 _SEGMENT_SAFE = ":@!$&'()*+,;="
+# A host name once IDNA-encoded: dot-separated labels of letters, digits, "-" and "_".
+_HOST_NAME = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
 
 
 class InvalidPageURL(ValueError):
@@ -45,22 +49,35 @@ def normalise_page_url(url: str, host_aliases: Mapping[str, str] | None = None) 
     host = (parts.hostname or "").rstrip(".")
     if scheme not in DEFAULT_PORTS or not host:
         raise InvalidPageURL("Use the full address of the page, starting with https://.")
+    if port == 0:
+        raise InvalidPageURL("That is not a valid page address.")
     if parts.username is not None or parts.password is not None:
         raise InvalidPageURL("Page addresses cannot contain a user name or password.")
     try:
-        host = host.encode("idna").decode("ascii").lower()
-    except UnicodeError as error:
+        if parts.netloc.startswith("["):  # an IPv6 literal keeps its brackets
+            host = f"[{ipaddress.IPv6Address(host).compressed}]"
+        else:
+            host = host.encode("idna").decode("ascii").lower().rstrip(".")
+    except ValueError as error:  # UnicodeError and AddressValueError are ValueErrors
         raise InvalidPageURL("That host name is not valid.") from error
+    if not host.startswith("[") and not _HOST_NAME.fullmatch(host):
+        raise InvalidPageURL("That host name is not valid.")
 
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     for alias_host, origin in (host_aliases or {}).items():
         if netloc == alias_host.lower().rstrip("."):
-            target = urlsplit(origin)
-            scheme, netloc = target.scheme.lower(), target.netloc.lower()
+            # The origin is normalised like any page URL (case, IDNA, default port).
+            scheme, netloc = urlsplit(normalise_page_url(origin))[:2]
             break
 
     path = _normalise_path(parts.path)
     return urlunsplit((scheme, netloc, path, "", ""))
+
+
+def page_origin(url: str) -> str:
+    """``scheme://host[:port]`` of an already normalised page URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def page_path(url: str) -> str:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
+from community.db import MAX_ID
 from community.extensions import db
 from community.questions import permissions
 from community.questions.models import (
@@ -118,10 +119,12 @@ class Cursor:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
             moment, _, ident = raw.partition("|")
             parsed = datetime.fromisoformat(moment)
-            if parsed.tzinfo is None:
+            row_id = int(ident)
+            if parsed.tzinfo is None or not 0 < row_id <= MAX_ID:
                 return None
-            return cls(parsed, int(ident))
-        except (ValueError, binascii.Error, UnicodeDecodeError):
+            # In UTC now, so a moment at the edge of the calendar fails here, not in the query.
+            return cls(parsed.astimezone(UTC), row_id)
+        except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
             return None
 
 

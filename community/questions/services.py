@@ -28,7 +28,7 @@ from community.questions.models import (
     Topic,
     TopicPageRule,
 )
-from community.questions.pages import InvalidPageURL, normalise_page_url, page_path
+from community.questions.pages import InvalidPageURL, normalise_page_url, page_origin, page_path
 
 MAX_SUBJECT_LENGTH = 200
 MAX_BODY_LENGTH = 20_000
@@ -45,9 +45,15 @@ def canonical_page_url(url: str, host_aliases: Mapping[str, str] | None = None) 
     """Normalise with the configured host aliases; raises InvalidPage with a message for people."""
     aliases = current_app.config["PAGE_HOST_ALIASES"] if host_aliases is None else host_aliases
     try:
-        return normalise_page_url(url, aliases)
+        canonical = normalise_page_url(url, aliases)
+        allowed = {
+            normalise_page_url(o).rstrip("/") for o in current_app.config["PAGE_ALLOWED_ORIGINS"]
+        }
     except InvalidPageURL as error:
         raise InvalidPage(str(error)) from error
+    if allowed and page_origin(canonical) not in allowed:
+        raise InvalidPage("Questions can only be asked about pages of our documentation.")
+    return canonical
 
 
 def resolve_page(url: str, title: str | None = None) -> Page:
@@ -285,9 +291,14 @@ def _insert_once(post: Post, author: User, key: str | None) -> Post:
             db.session.add(post)
     except IntegrityError:
         first = _already_submitted(type(post), author, key) if key else None
-        if first is None:
+        if first is not None:
+            return first
+        if not key:
             raise
-        return first
+        # The key is someone else's (a form served from a shared cache, or a forged one): it
+        # cannot make this post idempotent, so the post goes in without it.
+        post.submission_key = None
+        return _insert_once(post, author, None)
     return post
 
 
