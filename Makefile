@@ -13,7 +13,9 @@ PORT ?= 5000
 dev: install instance/config.py
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo
-	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
+	@echo "Serving on http://$(HOST):$(PORT)/ with a worker beside it (Ctrl-C stops both)"
+	$(FLASK) jobs run & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT) --reload
 
 install: $(VENV)/.installed

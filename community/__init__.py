@@ -42,9 +42,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     web.init_app(app)
     templating.init_app(app)
 
-    from community import accounts, questions
+    from community import accounts, jobs, notifications, questions
 
     accounts.init_app(app)
     questions.init_app(app)
+    jobs.init_app(app)
+    notifications.init_app(app)
     demo.init_app(app)
     return app

@@ -39,6 +39,23 @@ DEFAULTS: dict[str, Any] = {
     "PASSWORD_HASH_METHOD": "scrypt",
     # How long a draft written before signing in is kept.
     "DRAFT_MAX_AGE_DAYS": 7,
+    # Outgoing email. With no MAIL_SERVER, emails are written to the log instead (the demo).
+    "MAIL_SERVER": None,
+    "MAIL_PORT": 25,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_TIMEOUT": 30,
+    "MAIL_DEFAULT_SENDER": "Community <community@localhost>",
+    # The community channel's Slack incoming webhook; none logs the announcements instead.
+    "SLACK_WEBHOOK_URL": None,
+    # The outbox worker: how long a claimed job is reserved, how retries back off, how often an
+    # idle worker looks for work.
+    "JOBS_LEASE_SECONDS": 300,
+    "JOBS_BACKOFF_BASE_SECONDS": 30,
+    "JOBS_BACKOFF_MAX_SECONDS": 3600,
+    "JOBS_POLL_INTERVAL": 1.0,
     "PERMANENT_SESSION_LIFETIME": timedelta(days=14),
     "REMEMBER_COOKIE_DURATION": timedelta(days=30),
     "SESSION_COOKIE_HTTPONLY": True,
@@ -136,6 +153,8 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError(
             'PAGE_ALLOWED_ORIGINS must be a list of origins like ["https://docs.example.com"].'
         )
+    if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
+        raise ConfigError("Set MAIL_USE_TLS (STARTTLS) or MAIL_USE_SSL (implicit TLS), not both.")
     proxies = config.get("PROXY_COUNT")
     if not isinstance(proxies, int) or not 0 <= proxies <= 5:
         raise ConfigError("PROXY_COUNT must be the number of proxies in front of the app (0-5).")

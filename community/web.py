@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -75,6 +75,20 @@ def _security_headers(response: Response) -> Response:
             "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
         )
     return response
+
+
+def external_url(endpoint: str, _anchor: str | None = None, **values: Any) -> str:
+    """An absolute URL under ``BASE_URL``, for emails, Slack and Zendesk.
+
+    Built from configuration, never from the request's Host header, and usable outside requests
+    (job handlers, CLI commands).
+    """
+    base = urlsplit(current_app.config["BASE_URL"])
+    adapter = current_app.url_map.bind(
+        base.netloc, script_name=base.path or "/", url_scheme=base.scheme
+    )
+    url = adapter.build(endpoint, values, force_external=True)
+    return f"{url}#{_anchor}" if _anchor else url
 
 
 def safe_next_url(target: str | None) -> str | None:

@@ -342,3 +342,44 @@ def page(browser: Any) -> Iterator[Any]:
     tab.set_default_timeout(10_000)
     yield tab
     context.close()
+
+
+# -- mail, Slack and the worker ---------------------------------------------------------------
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Any]:
+    from tests.servers import SMTPServer
+
+    server = SMTPServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def slack_server() -> Iterator[Any]:
+    from tests.servers import SlackServer
+
+    server = SlackServer().start()
+    yield server
+    server.stop()
+
+
+def mail_settings(smtp_server: Any) -> dict[str, Any]:
+    return {
+        "MAIL_SERVER": smtp_server.host,
+        "MAIL_PORT": smtp_server.port,
+        "MAIL_TIMEOUT": 5,
+        "MAIL_DEFAULT_SENDER": "Community <community@example.com>",
+    }
+
+
+@pytest.fixture
+def run_jobs(app: Flask) -> Callable[[], int]:
+    """Run the real worker in this process until no job is due; returns how many it ran."""
+    from community.jobs.worker import Worker
+
+    def run() -> int:
+        return Worker(app, name="test-worker").run(until_empty=True)
+
+    return run

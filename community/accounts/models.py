@@ -36,6 +36,8 @@ class User(UserMixin, CreatedAtMixin, db.Model):
     email_verified_at: Mapped[datetime | None]
     # Part of the session id: bumping it signs out every session of this user.
     session_version: Mapped[int] = mapped_column(default=1)
+    # The global email switch in notification settings.
+    email_notifications: Mapped[bool] = mapped_column(default=True)
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
@@ -43,6 +45,10 @@ class User(UserMixin, CreatedAtMixin, db.Model):
     @property
     def is_moderator(self) -> bool:
         return self.role in {Role.MODERATOR, Role.ADMIN}
+
+    @property
+    def is_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     @property
     def is_admin(self) -> bool:

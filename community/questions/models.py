@@ -33,6 +33,8 @@ class Team(CreatedAtMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(80))
     slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    # The team's own Slack channel (an incoming webhook), set by admins in the app.
+    slack_webhook_url: Mapped[str | None] = mapped_column(sa.String(500))
 
     topics: Mapped[list[Topic]] = relationship(back_populates="team", lazy="raise_on_sql")
 

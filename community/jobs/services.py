@@ -1,0 +1,96 @@
+"""Recording side effects as outbox rows, and looking after them (list, retry)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from community.db import utcnow
+from community.errors import NotFound
+from community.extensions import db
+from community.jobs.models import Job, JobStatus
+from community.jobs.registry import handler_for
+
+
+def enqueue(
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    dedupe_key: str | None = None,
+    run_after: datetime | None = None,
+    max_attempts: int = 8,
+) -> Job | None:
+    """Add a job to the current transaction; None if one with ``dedupe_key`` already exists."""
+    if handler_for(kind) is None:
+        raise ValueError(f"no handler for job kind {kind!r}")
+    if dedupe_key is not None and db.session.scalar(
+        sa.select(Job.id).where(Job.dedupe_key == dedupe_key)
+    ):
+        return None
+    job = Job(
+        kind=kind,
+        payload=payload or {},
+        dedupe_key=dedupe_key,
+        run_after=run_after or utcnow(),
+        max_attempts=max_attempts,
+        status=JobStatus.PENDING.value,
+    )
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
+def retry(job_id: int) -> Job:
+    """Put a dead (or stuck) job back in the queue with a fresh set of attempts."""
+    job = db.session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"There is no job {job_id}.")
+    _requeue(job)
+    return job
+
+
+def retry_all_dead() -> int:
+    jobs = db.session.scalars(sa.select(Job).where(Job.status == JobStatus.DEAD)).all()
+    for job in jobs:
+        _requeue(job)
+    return len(jobs)
+
+
+def _requeue(job: Job) -> None:
+    job.status = JobStatus.PENDING.value
+    job.attempts = 0
+    job.run_after = utcnow()
+    job.locked_until = None
+    job.locked_by = None
+    job.finished_at = None
+    db.session.flush()
+
+
+def list_jobs(*, dead_only: bool = False, limit: int = 100) -> list[Job]:
+    query = sa.select(Job).order_by(Job.id.desc()).limit(limit)
+    if dead_only:
+        query = query.where(Job.status == JobStatus.DEAD)
+    else:
+        query = query.where(Job.status != JobStatus.DONE)
+    return list(db.session.scalars(query))
+
+
+def queue_health() -> dict[str, Any]:
+    """Age of the oldest job waiting to run (seconds) and the number of dead jobs."""
+    now = utcnow()
+    oldest = db.session.scalar(
+        sa.select(sa.func.min(Job.run_after)).where(
+            Job.status.in_([JobStatus.PENDING, JobStatus.RUNNING]), Job.run_after <= now
+        )
+    )
+    if oldest is not None and oldest.tzinfo is None:  # min() bypasses the column type on SQLite
+        oldest = datetime.fromisoformat(str(oldest)).replace(tzinfo=now.tzinfo)
+    dead = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Job).where(Job.status == JobStatus.DEAD)
+    )
+    return {
+        "oldest_pending_age_seconds": round((now - oldest).total_seconds(), 1) if oldest else 0,
+        "dead": dead or 0,
+    }
