@@ -30,6 +30,7 @@ $(VENV)/.installed: pyproject.toml
 instance/config.py:
 	mkdir -p instance
 	$(BIN)/python -c "import secrets; print(f'SECRET_KEY = {secrets.token_hex(32)!r}')" > $@
+	echo "REQUIRE_MODERATOR_2FA = False  # the demo moderators have no authenticator app" >> $@
 
 # Browser tests drive Debian's Chromium; Playwright's own browser download is never used.
 $(CHROMIUM):

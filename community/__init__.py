@@ -26,7 +26,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from community import database, demo, templating, web
     from community.db import render_migration_type
-    from community.extensions import csrf, db, login_manager, migrate
+    from community.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(
@@ -38,15 +38,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     csrf.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
     database.init_app(app)
     web.init_app(app)
     templating.init_app(app)
 
-    from community import accounts, jobs, notifications, questions
+    from community import accounts, jobs, moderation, notifications, questions
 
     accounts.init_app(app)
     questions.init_app(app)
     jobs.init_app(app)
     notifications.init_app(app)
+    moderation.init_app(app)
     demo.init_app(app)
     return app

@@ -50,6 +50,15 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_DEFAULT_SENDER": "Community <community@localhost>",
     # The community channel's Slack incoming webhook; none logs the announcements instead.
     "SLACK_WEBHOOK_URL": None,
+    # Rate-limit counters: "memory://" (per process) or "redis://127.0.0.1:6379/0" (shared).
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    # Moderators and admins must enrol in two-factor authentication before using their powers.
+    # On by default; `make dev` turns it off in instance/config.py for the demo accounts.
+    "REQUIRE_MODERATOR_2FA": True,
+    # How long email links last: verification, password reset, email change.
+    "VERIFY_EMAIL_MAX_AGE_HOURS": 48,
+    "RESET_PASSWORD_MAX_AGE_MINUTES": 60,
     # The outbox worker: how long a claimed job is reserved, how retries back off, how often an
     # idle worker looks for work.
     "JOBS_LEASE_SECONDS": 300,

@@ -72,6 +72,8 @@ def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "BASE_URL": "http://localhost",
         # Hashing costs ~0.1 s with scrypt; the suite creates hundreds of users.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "REQUIRE_MODERATOR_2FA": False,  # the two-factor tests turn it on
+        "RATELIMIT_ENABLED": False,  # the rate-limit tests turn it on
     }
     config.update(overrides)
     return config

@@ -295,8 +295,8 @@ POST_CASES: dict[str, PostCase] = {
     "accounts.sign_up": PostCase(
         lambda w: {"name": "Eve", "email": "eve@example.com", "password": PASSWORD}
     ),
-    "accounts.sign_in": PostCase(
-        lambda w: {"email": w.emails[w.author], "password": PASSWORD}, changes_db=False
+    "accounts.sign_in": PostCase(  # records last_sign_in_at
+        lambda w: {"email": w.emails[w.author], "password": PASSWORD}
     ),
     "accounts.sign_out": PostCase(lambda w: {}, changes_db=False),
     "questions.ask": PostCase(

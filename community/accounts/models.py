@@ -7,14 +7,18 @@ import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column
 
-from community.db import CreatedAtMixin
+from community.db import CreatedAtMixin, utcnow
 from community.extensions import db
 
 
 class Role(StrEnum):
     MEMBER = "member"
+    TEAM = "team"  # staff who answer: a "Team" badge with their team's name
     MODERATOR = "moderator"
     ADMIN = "admin"
+
+
+STAFF_ROLES = frozenset({Role.TEAM, Role.MODERATOR, Role.ADMIN})
 
 
 class User(UserMixin, CreatedAtMixin, db.Model):
@@ -33,14 +37,40 @@ class User(UserMixin, CreatedAtMixin, db.Model):
     # Null for accounts that only sign in through an identity provider.
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     role: Mapped[str] = mapped_column(sa.String(20), default=Role.MEMBER.value)
+    # The team a "team" member answers for (shown beside their name).
+    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("teams.id"), index=True)
     email_verified_at: Mapped[datetime | None]
     # Part of the session id: bumping it signs out every session of this user.
     session_version: Mapped[int] = mapped_column(default=1)
     # The global email switch in notification settings.
     email_notifications: Mapped[bool] = mapped_column(default=True)
+    # Two-factor authentication (TOTP); the secret is set at enrolment, enabled once confirmed.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_enabled_at: Mapped[datetime | None]
+    banned_at: Mapped[datetime | None]
+    banned_until: Mapped[datetime | None]  # null with banned_at set: until lifted
+    ban_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    # A deleted account keeps its row (its posts stay, attributed to "deleted user").
+    deleted_at: Mapped[datetime | None]
+    last_sign_in_at: Mapped[datetime | None]
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_active(self) -> bool:
+        """Flask-Login refuses sessions of inactive users: banned or deleted accounts."""
+        return self.deleted_at is None and not self.is_banned
+
+    @property
+    def is_banned(self) -> bool:
+        if self.banned_at is None:
+            return False
+        return self.banned_until is None or self.banned_until > utcnow()
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
 
     @property
     def is_moderator(self) -> bool:
@@ -55,8 +85,43 @@ class User(UserMixin, CreatedAtMixin, db.Model):
         return self.role == Role.ADMIN
 
     @property
+    def has_two_factor(self) -> bool:
+        return self.totp_enabled_at is not None
+
+    @property
+    def display_name(self) -> str:
+        return "deleted user" if self.deleted_at is not None else self.name
+
+    @property
     def first_name(self) -> str:
         return self.name.split()[0] if self.name.split() else self.name
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role}>"
+
+
+class Identity(CreatedAtMixin, db.Model):
+    """A sign-in with an identity provider, keyed by (provider, subject), never by email."""
+
+    __tablename__ = "identities"
+    __table_args__ = (sa.UniqueConstraint("provider", "subject", name="uq_identities_provider_subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    provider: Mapped[str] = mapped_column(sa.String(50))
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    email_verified: Mapped[bool] = mapped_column(default=False)
+    display_name: Mapped[str | None] = mapped_column(sa.String(200))
+    last_used_at: Mapped[datetime | None]
+
+
+class RecoveryCode(CreatedAtMixin, db.Model):
+    """A one-time two-factor recovery code, stored hashed."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(255))
+    used_at: Mapped[datetime | None]

@@ -2,23 +2,19 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
-from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
-from community import signals
 from community.accounts import services
 from community.accounts.forms import SignInForm, SignOutForm, SignUpForm
 from community.accounts.models import User
+from community.accounts.sessions import end_session, start_session
 from community.errors import DomainError
-from community.extensions import db
 from community.web import safe_next_url
 
 bp = Blueprint("accounts", __name__)
@@ -58,19 +54,10 @@ def sign_in() -> Response | str:
 @bp.post("/logout")
 def sign_out() -> Response:
     if SignOutForm().validate_on_submit():
-        logout_user()
-        session.pop("csrf_token", None)
+        end_session()
         flash("You are signed out.", "info")
     return redirect(url_for("questions.index"))
 
 
 def _signed_in(user: User, remember: bool, next_url: str | None) -> Response:
-    """Start the session, let features finish what the visitor began (a draft), and move on."""
-    session.pop("csrf_token", None)  # a new token for the new identity
-    login_user(user, remember=remember)
-    continuations = signals.user_signed_in.send(current_app._get_current_object(), user=user)
-    db.session.commit()
-    for _receiver, url in continuations:
-        if url:
-            return redirect(url)
-    return redirect(safe_next_url(next_url) or url_for("questions.index"))
+    return start_session(user, remember=remember, next_url=next_url)

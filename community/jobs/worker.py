@@ -106,12 +106,13 @@ class Worker:
         job = db.session.get(Job, job_id)
         handler = handler_for(job.kind)
         kind, payload, attempts = job.kind, dict(job.payload), job.attempts
+        max_attempts = job.max_attempts
         try:
             if handler is None:
                 raise PermanentError(f"no handler for job kind {kind!r}")
             handler(payload)
             db.session.flush()
-            if not self._finish(job_id, JobStatus.DONE, finished_at=utcnow(), last_error=None):
+            if not self._mark_done(job_id):
                 db.session.rollback()
                 log.warning("job %s: lease lost before it finished; another worker has it", job_id)
                 return
@@ -119,10 +120,31 @@ class Worker:
             log.info("job %s %s: done", job_id, kind)
         except Exception as error:
             db.session.rollback()
-            self._record_failure(job_id, kind, attempts, error)
+            self._record_failure(job_id, kind, attempts, max_attempts, error)
 
-    def _record_failure(self, job_id: int, kind: str, attempts: int, error: Exception) -> None:
-        max_attempts = db.session.scalar(sa.select(Job.max_attempts).where(Job.id == job_id))
+    def _mark_done(self, job_id: int) -> bool:
+        """Mark the job done in the handler's transaction (False if the lease was lost).
+
+        On SQLite (WAL) a transaction that has only read cannot start writing once another
+        connection has committed since its first read: SQLITE_BUSY_SNAPSHOT, at once, no waiting.
+        With a web request or a second worker writing meanwhile, a delivered email was recorded
+        as a failure and sent again. Refused like that, the transaction holds no writes of the
+        handler (it would hold the write lock), so the mark is made in a fresh transaction, whose
+        first statement is this write and so waits its turn instead.
+        """
+        try:
+            return self._finish(job_id, JobStatus.DONE, finished_at=utcnow(), last_error=None)
+        except sa.exc.OperationalError as error:
+            if not str(getattr(error.orig, "sqlite_errorname", "")).startswith("SQLITE_BUSY"):
+                raise
+        db.session.rollback()
+        return self._finish(job_id, JobStatus.DONE, finished_at=utcnow(), last_error=None)
+
+    def _record_failure(
+        self, job_id: int, kind: str, attempts: int, max_attempts: int, error: Exception
+    ) -> None:
+        # max_attempts comes from the claimed row: reading it here first would make this
+        # transaction's write fail on SQLite whenever another connection committed in between.
         message = _describe(error)
         if isinstance(error, PermanentError) or attempts >= (max_attempts or 1):
             self._finish(job_id, JobStatus.DEAD, finished_at=utcnow(), last_error=message)
@@ -163,7 +185,8 @@ class Worker:
 
 def backoff(attempts: int, base: float, maximum: float, retry_after: float | None = None) -> float:
     """Exponential backoff with full jitter around the step, never shorter than Retry-After."""
-    step = min(maximum, base * 2 ** max(0, attempts - 1))
+    # The exponent stops at 60 (far past any cap) so a float base cannot overflow.
+    step = min(maximum, base * 2 ** min(60, max(0, attempts - 1)))
     delay = step * random.uniform(0.5, 1.5)  # noqa: S311 -- jitter, not security
     if retry_after is not None:
         delay = max(delay, retry_after)

@@ -1,0 +1,69 @@
+"""Starting and ending sessions: the one path every sign-in takes (password, identity provider,
+email link), so two-factor checks, the session version and "continue where you were" apply to
+all of them alike."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import current_app, redirect, session, url_for
+from flask_login import login_user, logout_user
+from werkzeug.wrappers import Response
+
+from community import signals
+from community.accounts.models import User
+from community.db import utcnow
+from community.extensions import db
+from community.web import safe_next_url
+
+# While a password (or provider) sign-in waits for its second factor.
+PENDING_SECOND_FACTOR = "pending_second_factor"
+SECOND_FACTOR_WINDOW_SECONDS = 300
+
+
+def start_session(
+    user: User,
+    *,
+    remember: bool = False,
+    next_url: str | None = None,
+    second_factor_done: bool = False,
+) -> Response:
+    """Sign ``user`` in (or ask for their second factor first), let features finish what the
+    visitor began (a draft), commit, and redirect."""
+    if user.has_two_factor and not second_factor_done:
+        session[PENDING_SECOND_FACTOR] = {
+            "user_id": user.id,
+            "version": user.session_version,
+            "remember": remember,
+            "next": safe_next_url(next_url),
+            "started": time.time(),
+        }
+        return redirect(url_for("twofactor.challenge"))
+    session.pop(PENDING_SECOND_FACTOR, None)
+    session.pop("csrf_token", None)  # a new token for the new identity
+    login_user(user, remember=remember)
+    user.last_sign_in_at = utcnow()
+    continuations = signals.user_signed_in.send(current_app._get_current_object(), user=user)
+    db.session.commit()
+    for _receiver, url in continuations:
+        if url:
+            return redirect(url)
+    return redirect(safe_next_url(next_url) or url_for("questions.index"))
+
+
+def pending_second_factor() -> dict[str, Any] | None:
+    """The sign-in waiting for a second factor, if it is recent and still valid."""
+    pending = session.get(PENDING_SECOND_FACTOR)
+    if not isinstance(pending, dict):
+        return None
+    if time.time() - float(pending.get("started", 0)) > SECOND_FACTOR_WINDOW_SECONDS:
+        session.pop(PENDING_SECOND_FACTOR, None)
+        return None
+    return pending
+
+
+def end_session() -> None:
+    logout_user()
+    session.pop("csrf_token", None)
+    session.pop(PENDING_SECOND_FACTOR, None)
