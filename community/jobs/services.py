@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from community.db import utcnow
-from community.errors import NotFound
+from community.errors import Conflict, NotFound
 from community.extensions import db
 from community.jobs.models import Job, JobStatus
 from community.jobs.registry import handler_for
@@ -25,9 +26,7 @@ def enqueue(
     """Add a job to the current transaction; None if one with ``dedupe_key`` already exists."""
     if handler_for(kind) is None:
         raise ValueError(f"no handler for job kind {kind!r}")
-    if dedupe_key is not None and db.session.scalar(
-        sa.select(Job.id).where(Job.dedupe_key == dedupe_key)
-    ):
+    if dedupe_key is not None and _queued_already(dedupe_key):
         return None
     job = Job(
         kind=kind,
@@ -37,16 +36,31 @@ def enqueue(
         max_attempts=max_attempts,
         status=JobStatus.PENDING.value,
     )
-    db.session.add(job)
-    db.session.flush()
+    try:
+        # The unique key, not the look-up above, decides between two concurrent enqueues.
+        with db.session.begin_nested():
+            db.session.add(job)
+    except IntegrityError:
+        if dedupe_key is None:
+            raise
+        return None
     return job
 
 
+def _queued_already(dedupe_key: str) -> bool:
+    return db.session.scalar(sa.select(Job.id).where(Job.dedupe_key == dedupe_key)) is not None
+
+
 def retry(job_id: int) -> Job:
-    """Put a dead (or stuck) job back in the queue with a fresh set of attempts."""
+    """Put a dead job back in the queue with a fresh set of attempts (or run a waiting one
+    now). Done jobs and jobs a worker holds are refused: retrying them would deliver twice."""
     job = db.session.get(Job, job_id)
     if job is None:
         raise NotFound(f"There is no job {job_id}.")
+    if job.status == JobStatus.DONE:
+        raise Conflict(f"Job {job_id} was delivered already; retrying would deliver it twice.")
+    if job.status == JobStatus.RUNNING and job.locked_until and job.locked_until > utcnow():
+        raise Conflict(f"Job {job_id} is being delivered by {job.locked_by} right now.")
     _requeue(job)
     return job
 

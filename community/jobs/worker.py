@@ -110,6 +110,10 @@ class Worker:
         try:
             if handler is None:
                 raise PermanentError(f"no handler for job kind {kind!r}")
+            if attempts > max_attempts:
+                # Claimed more often than it may run: its worker died each time (a job that
+                # crashes the process). Stop here instead of looping forever.
+                raise PermanentError(f"claimed {attempts} times; its worker never finished it")
             handler(payload)
             db.session.flush()
             if not self._mark_done(job_id):
