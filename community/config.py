@@ -53,6 +53,18 @@ DEFAULTS: dict[str, Any] = {
     # Rate-limit counters: "memory://" (per process) or "redis://127.0.0.1:6379/0" (shared).
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
+    # Sign in with GitHub / Google: set both the client id and secret to show the button. The
+    # callback URL to register is BASE_URL + /login/github/callback (or /login/google/callback).
+    # Generic OpenID Connect providers need no default: OIDC_<NAME>_METADATA_URL, _CLIENT_ID,
+    # _CLIENT_SECRET, _DISPLAY_NAME and _TRUST_EMAIL (false unless the provider verifies emails).
+    "GITHUB_CLIENT_ID": None,
+    "GITHUB_CLIENT_SECRET": None,
+    "GITHUB_AUTHORIZE_URL": "https://github.com/login/oauth/authorize",
+    "GITHUB_TOKEN_URL": "https://github.com/login/oauth/access_token",
+    "GITHUB_API_URL": "https://api.github.com/",
+    "GOOGLE_CLIENT_ID": None,
+    "GOOGLE_CLIENT_SECRET": None,
+    "GOOGLE_METADATA_URL": "https://accounts.google.com/.well-known/openid-configuration",
     # Moderators and admins must enrol in two-factor authentication before using their powers.
     # On by default; `make dev` turns it off in instance/config.py for the demo accounts.
     "REQUIRE_MODERATOR_2FA": True,

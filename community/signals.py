@@ -10,6 +10,8 @@ _signals = Namespace()
 
 #: A user has just signed in or signed up (``user=``). Receivers may return a URL to continue to.
 user_signed_in = _signals.signal("user-signed-in")
+#: A user proved they own their email address (``user=``): what they wrote meanwhile goes out.
+email_verified = _signals.signal("email-verified")
 #: A question became visible to the public (``question=``).
 question_published = _signals.signal("question-published")
 #: A reply became visible to the public (``reply=``).

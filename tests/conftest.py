@@ -385,3 +385,34 @@ def run_jobs(app: Flask) -> Callable[[], int]:
         return Worker(app, name="test-worker").run(until_empty=True)
 
     return run
+
+
+class Mailbox:
+    """Reads what the app emailed: runs the worker, then looks at the SMTP server's messages."""
+
+    def __init__(self, smtp_server: Any, run_jobs: Callable[[], int]) -> None:
+        self.smtp = smtp_server
+        self.run_jobs = run_jobs
+
+    def messages(self, address: str) -> list[Any]:
+        self.run_jobs()
+        return self.smtp.messages_to(address.lower())
+
+    def last(self, address: str) -> Any:
+        messages = self.messages(address)
+        assert messages, f"no email to {address}"
+        return messages[-1]
+
+    def link(self, address: str, path_prefix: str) -> str:
+        """The path of the link starting with ``path_prefix`` in the last email to ``address``."""
+        text = self.last(address).get_body(("plain",)).get_content()
+        for url in re.findall(r"https?://\S+", text):
+            path = "/" + url.split("/", 3)[3] if url.count("/") >= 3 else "/"
+            if path.startswith(path_prefix):
+                return path
+        raise AssertionError(f"no {path_prefix} link in the last email to {address}:\n{text}")
+
+
+@pytest.fixture
+def mailbox(smtp_server: Any, run_jobs: Callable[[], int]) -> Mailbox:
+    return Mailbox(smtp_server, run_jobs)

@@ -38,7 +38,7 @@ class _SMTPHandler:
     def __init__(self, server: SMTPServer) -> None:
         self.server = server
 
-    async def handle_RCPT(self, _server, _session, envelope, address, _options):  # noqa: N802
+    async def handle_RCPT(self, _server, _session, envelope, address, _options):
         if self.server.rcpt_delay:
             await asyncio.sleep(self.server.rcpt_delay)
         answer = self.server.rcpt_answers.get(address.lower())
@@ -47,7 +47,7 @@ class _SMTPHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, _server, _session, envelope):  # noqa: N802
+    async def handle_DATA(self, _server, _session, envelope):
         if self.server.data_answers:
             return self.server.data_answers.popleft()
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -106,7 +106,7 @@ class SlackServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 status, headers = owner.answers.popleft() if owner.answers else (200, {})

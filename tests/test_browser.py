@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import pytest
+
+from tests.conftest import mail_settings
+
 DOC = "https://docs.example.com/docs/session-replay/installation"
 HOSTILE = (
     'Try this: <img src=x onerror="alert(1)"> and [click](javascript:alert(2)) '
@@ -11,15 +15,24 @@ HOSTILE = (
 )
 
 
-def _sign_up(page, name: str, email: str) -> None:
+@pytest.fixture
+def app_config(smtp_server):
+    return mail_settings(smtp_server)
+
+
+def _sign_up(page, live_server, mailbox, name: str, email: str) -> None:
+    """Sign up in place, then confirm the address from the real email, as a person would."""
     page.get_by_role("link", name="Create an account").click()
     page.get_by_label("Your name").fill(name)
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill("correct horse battery staple")
     page.get_by_role("button", name="Create account").click()
+    assert "Check your inbox" in page.locator("h1").inner_text()
+    page.goto(live_server + mailbox.link(email, "/verify/"))
+    page.get_by_role("button", name="Confirm my address").click()
 
 
-def test_ask_answer_accept_journey(live_server, page, make):
+def test_ask_answer_accept_journey(live_server, page, make, mailbox):
     make.topic(name="Session replay", prefix="/docs/session-replay")
 
     # A visitor writes a question on the doc page before having an account.
@@ -29,7 +42,7 @@ def test_ask_answer_accept_journey(live_server, page, make):
     page.get_by_role("button", name="Post your question").click()
     assert "Your question is saved" in page.content()
     page.get_by_role("link", name="Sign in", exact=True).first.wait_for()
-    _sign_up(page, "Ada Lovelace", "ada@example.com")
+    _sign_up(page, live_server, mailbox, "Ada Lovelace", "ada@example.com")
 
     # Posted without retyping, and listed on the doc page.
     page.wait_for_url("**/questions/*-recordings-stop-after-navigation")
@@ -42,7 +55,7 @@ def test_ask_answer_accept_journey(live_server, page, make):
     page.goto(thread_url)
     page.get_by_role("textbox", name="Your reply").fill(HOSTILE)
     page.get_by_role("button", name="Post reply").click()
-    _sign_up(page, "Grace Hopper", "grace@example.com")
+    _sign_up(page, live_server, mailbox, "Grace Hopper", "grace@example.com")
     page.wait_for_url("**#reply-*")
     reply = page.locator("article.reply").first
     assert "posthog.init('key')" in reply.locator("pre code").inner_text()

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from community.questions.models import Draft, Question, Reply
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, mail_settings
 
 DOC = "https://docs.example.com/docs/feature-flags"
+
+
+@pytest.fixture
+def app_config(smtp_server):
+    return mail_settings(smtp_server)
 
 
 def _text(response) -> str:
@@ -46,7 +53,7 @@ def test_visitor_question_is_posted_when_they_sign_in(client, make):
     assert "Can flags target EU users only?" in page
 
 
-def test_visitor_reply_is_posted_when_they_sign_up(client, make):
+def test_visitor_reply_is_posted_when_they_sign_up_and_confirm(client, make, mailbox):
     question = make.question(make.user(), subject="How do I export events?")
     response = client.post(f"/questions/{question}/replies", data={"body": "Use the batch export."})
     assert response.status_code == 302 and make.count(Reply) == 0
@@ -54,13 +61,17 @@ def test_visitor_reply_is_posted_when_they_sign_up(client, make):
     # They follow "Create an account" from the sign-in page instead.
     signup = client.get("/signup")
     assert "Your reply is saved" in _text(signup)
-    done = client.post(
+    answer = client.post(
         "/signup",
         data={"name": "Grace Hopper", "email": "grace@example.com", "password": PASSWORD},
     )
-    assert done.status_code == 302
+    assert answer.location == "/signup/check-email"
+    assert "Your reply is saved" in _text(client.get(answer.location))
+    assert make.count(Reply) == 0 and make.count(Draft) == 1
+
+    done = client.post(mailbox.link("grace@example.com", "/verify/"))
     assert re.search(rf"/questions/{question}-how-do-i-export-events#reply-\d+$", done.location)
-    assert make.count(Reply) == 1
+    assert make.count(Reply, Reply.published_at.is_not(None)) == 1
     assert "Use the batch export." in _text(client.get(done.location))
 
 
@@ -76,12 +87,11 @@ def test_a_draft_that_can_no_longer_be_posted_is_kept_for_editing(client, make):
 
     author = make.user()
     question = make.question(author)
+    make.user(email="linus@example.com", name="Linus")
     client.post(f"/questions/{question}/replies", data={"body": "My long thoughtful reply"})
-    make.update(Question, question, locked=True)  # locked while the visitor signs up
+    make.update(Question, question, locked=True)  # locked while the visitor signs in
 
-    done = client.post(
-        "/signup", data={"name": "Linus", "email": "linus@example.com", "password": PASSWORD}
-    )
+    done = client.post("/login", data={"email": "linus@example.com", "password": PASSWORD})
     assert done.location.endswith("/draft")
     page = client.get("/draft")
     assert page.status_code == 200

@@ -10,20 +10,25 @@ import base64
 import html
 import itertools
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.security import check_password_hash
 
+from community.accounts import emails as account_emails
+from community.accounts import tokens, twofactor
 from community.accounts.models import Role, User
 from community.extensions import csrf, db
+from community.jobs.models import Job
 from community.notifications import services as notification_services
 from community.questions.models import Draft, Question, QuestionStatus, Reply, Team, slugify
 
@@ -153,6 +158,15 @@ class World:
     admin: int
     unsubscribe_token: str  # A's token for their own question
     team: int
+    unverified: int  # signed up, never confirmed
+    verify_token: str  # the unverified person's confirmation link
+    reset_token: str  # A's password reset link
+    email_change_token: str  # A's link to move to new-ada@example.com
+    two_factor_user: int  # T has two-factor on; this step's code went on enrolment
+    two_factor_secret: str
+    removal_token: str  # T's link to confirm the admin's request to remove it
+    identity: int  # A's linked GitHub sign-in (A has a password too, so it may be unlinked)
+    provider: str  # a provider's key, for the sign-in routes
 
 
 @pytest.fixture
@@ -178,13 +192,44 @@ def world(make) -> World:
     resolved_question = make.question(author, subject="Flags for ten percent")
     accepted = make.reply(resolved_question, replier, body="Use a release condition.")
     make.accept(accepted, author)
+    unverified = person("new@example.com")
+    make.update(User, unverified, email_verified_at=None)
     with make.app.app_context():
         unsubscribe_token = notification_services.unsubscribe_token(author, question)
+        ada = db.session.get(User, author)
+        verify_token = tokens.make_token(
+            account_emails.VERIFY, db.session.get(User, unverified), draft=None, next=None
+        )
+        reset_token = tokens.make_token(account_emails.RESET, ada)
+        new_email = "new-ada@example.com"
+        email_change_token = tokens.make_token(
+            account_emails.CHANGE_EMAIL, ada, new_email, new_email=new_email
+        )
         team = Team(name="Replay", slug="replay")
         db.session.add(team)
         db.session.commit()
         team_id = team.id
+    two_factor_user = person("tess@example.com")
+    with make.app.app_context():
+        tess = db.session.get(User, two_factor_user)
+        two_factor_secret = twofactor.begin_enrolment(tess)
+        twofactor.confirm_enrolment(tess, pyotp.TOTP(two_factor_secret).now())
+        removal = twofactor.request_removal(db.session.get(User, admin), tess)
+        removal_token = twofactor.removal_token(tess, removal.id)
+        db.session.commit()
+    with make.app.app_context():
+        from community.accounts import identities
+        from community.accounts.oauth import ProviderProfile
+
+        github = ProviderProfile("github", "GitHub", "1", emails[author], True, "Ada")
+        identity = identities.link_identity(db.session.get(User, author), github)[0].id
+        db.session.commit()
     return World(
+        identity=identity,
+        provider="github",
+        two_factor_user=two_factor_user,
+        two_factor_secret=two_factor_secret,
+        removal_token=removal_token,
         author=author,
         other=other,
         replier=replier,
@@ -199,6 +244,10 @@ def world(make) -> World:
         admin=admin,
         unsubscribe_token=unsubscribe_token,
         team=team_id,
+        unverified=unverified,
+        verify_token=verify_token,
+        reset_token=reset_token,
+        email_change_token=email_change_token,
     )
 
 
@@ -299,6 +348,31 @@ POST_CASES: dict[str, PostCase] = {
         lambda w: {"email": w.emails[w.author], "password": PASSWORD}
     ),
     "accounts.sign_out": PostCase(lambda w: {}, changes_db=False),
+    "accounts.verify": PostCase(lambda w: {}, ids={"token": "verify_token"}),
+    # A is verified already: nothing to send, but the route answers.
+    "accounts.resend_verification": PostCase(lambda w: {}, changes_db=False),
+    "accounts.request_reset": PostCase(lambda w: {"email": w.emails[w.author]}),
+    "accounts.reset": PostCase(
+        lambda w: {"password": "a new and long passphrase"}, ids={"token": "reset_token"}
+    ),
+    "accounts.change_name": PostCase(lambda w: {"name-name": "Ada L."}),
+    "accounts.change_password": PostCase(
+        lambda w: {
+            "password-current_password": PASSWORD,
+            "password-new_password": "a new and long passphrase",
+        }
+    ),
+    "accounts.change_email": PostCase(
+        lambda w: {"email-new_email": "other-ada@example.com", "email-current_password": PASSWORD}
+    ),
+    "accounts.confirm_email_change": PostCase(lambda w: {}, ids={"token": "email_change_token"}),
+    "accounts.sign_out_everywhere": PostCase(lambda w: {}),
+    "accounts.delete_account": PostCase(lambda w: {"delete-confirmation": PASSWORD}),
+    "accounts.change_role": PostCase(
+        lambda w: {f"user-{w.other}-role": "moderator", f"user-{w.other}-team_id": "0"},
+        ids={"user_id": "other"},
+        actor="admin",
+    ),
     "questions.ask": PostCase(
         lambda w: {"subject": "A brand new question", "body": "Details here.", "topic_id": "0"}
     ),
@@ -321,6 +395,23 @@ POST_CASES: dict[str, PostCase] = {
         lambda w: {"team_id": str(w.team), "webhook_url": "https://hooks.slack.test/T1"},
         actor="admin",
     ),
+    "twofactor.settings": PostCase(lambda w: {"action": "begin"}),
+    # T, waiting for their second factor, sends the next step's code (this one's is spent).
+    "twofactor.challenge": PostCase(
+        lambda w: {"code": pyotp.TOTP(w.two_factor_secret).at(time.time() + 30)},
+        actor="two_factor_user",
+    ),
+    "twofactor.request_removal": PostCase(
+        lambda w: {}, ids={"user_id": "two_factor_user"}, actor="admin"
+    ),
+    # The link is the authentication: whoever holds it (here A, signed in) confirms for T.
+    "twofactor.confirm_removal": PostCase(lambda w: {}, ids={"token": "removal_token"}),
+    # No provider is configured in this module's app, so linking 404s once past the CSRF check;
+    # tests/test_oauth.py checks the token on a configured provider.
+    "oauth.link": PostCase(
+        lambda w: {}, ids={"provider": "provider"}, changes_db=False, status=404
+    ),
+    "oauth.unlink": PostCase(lambda w: {}, ids={"identity_id": "identity"}),
 }
 DEFAULT_IDS = {"question_id": "question", "reply_id": "own_reply", "token": "unsubscribe_token"}
 
@@ -461,6 +552,8 @@ def get_urls(app: Flask, world: World) -> Iterator[tuple[str, str]]:
         "reply_id": [world.own_reply, world.answer, world.accepted],
         "slug": [slugify(world.subject)],
         "token": [world.unsubscribe_token],
+        "user_id": [world.other],
+        "provider": ["github"],
         "filename": ["css/app.css"],
     }
     for rule in app.url_map.iter_rules():
@@ -510,7 +603,7 @@ def test_post_only_routes_refuse_get(app, client, world):
 @pytest.mark.parametrize("ident", [0, 2**31, 2**63, 10**20])
 def test_ids_no_row_can_have_are_not_found(app, client, world, ident):
     """Out-of-range ids must not reach the database (PostgreSQL: "integer out of range")."""
-    sign_in(client, world.emails[world.moderator])
+    sign_in(client, world.emails[world.admin])
     before = snapshot(app)
     checked = 0
     for rule in app.url_map.iter_rules():
@@ -615,11 +708,20 @@ def test_forms_drop_an_off_site_next(client, path):
 
 
 def sign_in_with_next(client: FlaskClient, path: str, world: World, target: str):
+    """Sign in with ``next``; for sign-up, ``next`` rides in the confirmation link, so follow it
+    (built by the real email builder) and return where that finally redirects."""
     if path == "/login":
         form = {"email": world.emails[world.author], "password": PASSWORD}
-    else:
-        form = {"name": "Newcomer", "email": "new@example.com", "password": PASSWORD}
-    return client.post(path, data={**form, "next": target})
+        return client.post(path, data={**form, "next": target})
+    form = {"name": "Newcomer", "email": "newcomer@example.com", "password": PASSWORD}
+    answer = client.post(path, data={**form, "next": target})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/signup/check-email"
+    app = client.application
+    with app.app_context():
+        job = db.session.scalars(sa.select(Job).order_by(Job.id.desc())).first()
+        assert job.payload["email"] == "verify_email"
+        link = account_emails.verify_email(job.payload["params"]).context["link"]
+    return client.post(urlsplit(link).path)
 
 
 @pytest.mark.parametrize("path", ["/login", "/signup"])

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask_login import UserMixin
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from community.db import CreatedAtMixin, utcnow
 from community.extensions import db
@@ -19,6 +20,10 @@ class Role(StrEnum):
 
 
 STAFF_ROLES = frozenset({Role.TEAM, Role.MODERATOR, Role.ADMIN})
+
+
+if TYPE_CHECKING:
+    from community.questions.models import Team
 
 
 class User(UserMixin, CreatedAtMixin, db.Model):
@@ -53,6 +58,9 @@ class User(UserMixin, CreatedAtMixin, db.Model):
     # A deleted account keeps its row (its posts stay, attributed to "deleted user").
     deleted_at: Mapped[datetime | None]
     last_sign_in_at: Mapped[datetime | None]
+
+    # Loaded with the author on thread pages (joined, one query), never lazily.
+    team: Mapped[Team | None] = relationship(lazy="raise_on_sql")
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
@@ -104,7 +112,9 @@ class Identity(CreatedAtMixin, db.Model):
     """A sign-in with an identity provider, keyed by (provider, subject), never by email."""
 
     __tablename__ = "identities"
-    __table_args__ = (sa.UniqueConstraint("provider", "subject", name="uq_identities_provider_subject"),)
+    __table_args__ = (
+        sa.UniqueConstraint("provider", "subject", name="uq_identities_provider_subject"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)

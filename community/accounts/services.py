@@ -1,15 +1,24 @@
-"""Accounts: creating users, checking passwords, ending sessions."""
+"""Accounts: sign-up and verification, passwords and resets, settings, roles, sessions."""
 
 from __future__ import annotations
+
+import functools
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from community.accounts.models import Role, User
+from community import signals
+from community.accounts import emails as account_emails
+from community.accounts import tokens
+from community.accounts.models import Identity, RecoveryCode, Role, User
 from community.db import utcnow
-from community.errors import Conflict, DomainError
+from community.errors import Conflict, DomainError, NotAllowed
 from community.extensions import db
+from community.moderation import audit
+from community.notifications.emails import queue_email
+from community.web import safe_next_url
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
@@ -29,11 +38,25 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
 
 
-def check_password_rules(password: str) -> None:
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    text = (Path(__file__).parent / "common_passwords.txt").read_text()
+    return frozenset(
+        line.strip().lower() for line in text.splitlines() if line.strip() and line[0] != "#"
+    )
+
+
+def check_password_rules(password: str, *personal: str) -> None:
+    """Length 10 to 256, not a well-known password, not the person's own email or name."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise WeakPassword(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise WeakPassword(f"Use at most {MAX_PASSWORD_LENGTH} characters.")
+    lowered = password.lower()
+    if lowered in _common_passwords() or len(set(lowered)) <= 2:
+        raise WeakPassword("That password is too common. A few unrelated words work well.")
+    if any(value and lowered == value.strip().lower() for value in personal):
+        raise WeakPassword("Don't use your email address or name as your password.")
 
 
 def create_user(
@@ -46,7 +69,7 @@ def create_user(
     """Create an account. Raises Conflict if the address is taken, WeakPassword if too short."""
     email = normalise_email(email)
     if password is not None:
-        check_password_rules(password)
+        check_password_rules(password, email, name)
     if find_user_by_email(email) is not None:
         raise Conflict("An account with this email address already exists.")
     user = User(
@@ -74,7 +97,7 @@ def authenticate(email: str, password: str) -> User | None:
 
 def set_password(user: User, password: str) -> None:
     """Change the password and sign the user out of every session."""
-    check_password_rules(password)
+    check_password_rules(password, user.email, user.name)
     user.password_hash = _hash(password)
     end_all_sessions(user)
 
@@ -95,6 +118,205 @@ def load_user_for_session(session_id: str) -> User | None:
     if not user_id.isdigit() or not version.isdigit():
         return None
     user = db.session.get(User, int(user_id))
-    if user is None or user.session_version != int(version):
+    if user is None or user.session_version != int(version) or not user.is_active:
         return None
     return user
+
+
+# -- sign-up, verification, reset: the same answer whether or not an account exists ------------
+
+
+def register(
+    email: str,
+    name: str,
+    password: str,
+    *,
+    draft_token: str | None = None,
+    next_url: str | None = None,
+) -> None:
+    """Sign up. A new address gets an account (unverified) and a verification email; an address
+    that has an account gets an email telling its owner. The caller shows the same page either
+    way, and both paths hash a password, so neither the answer nor its timing tells them apart.
+    Raises WeakPassword (which depends only on the password, never on the account)."""
+    email = normalise_email(email)
+    check_password_rules(password, email, name)
+    existing = find_user_by_email(email)
+    if existing is not None:
+        _hash(password)
+        queue_email("account_exists", {"user_id": existing.id})
+        return
+    user = create_user(email, name, password)
+    queue_email(
+        "verify_email", {"user_id": user.id, "draft": draft_token, "next": safe_next_url(next_url)}
+    )
+
+
+def resend_verification(user: User) -> None:
+    if not user.is_verified:
+        queue_email("verify_email", {"user_id": user.id})
+
+
+def verify_email(token: str) -> tuple[User, dict[str, str | None]] | None:
+    """Mark the address verified from an emailed link; (user, {"draft": saved draft token,
+    "next": where they were}) or None."""
+    max_age = current_app.config["VERIFY_EMAIL_MAX_AGE_HOURS"] * 3600
+    found = tokens.user_from_token(account_emails.VERIFY, token, max_age)
+    if found is None:
+        return None
+    user, payload = found
+    _mark_verified(user)
+    draft, next_url = payload.get("draft"), payload.get("next")
+    return user, {
+        "draft": draft if isinstance(draft, str) else None,
+        "next": safe_next_url(next_url) if isinstance(next_url, str) else None,
+    }
+
+
+def _mark_verified(user: User) -> None:
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        db.session.flush()
+        signals.email_verified.send(current_app._get_current_object(), user=user)
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link if the address has an account; the caller answers the same anyway."""
+    user = find_user_by_email(email)
+    if user is not None and user.deleted_at is None:
+        queue_email("reset_password", {"user_id": user.id})
+
+
+def reset_password(token: str, password: str) -> User:
+    """Set a new password from an emailed link. The link proves the address, so an unverified
+    account becomes verified; every session ends (an attacker who created the account first
+    loses it), the owner is told, and nobody is signed in automatically."""
+    max_age = current_app.config["RESET_PASSWORD_MAX_AGE_MINUTES"] * 60
+    found = tokens.user_from_token(account_emails.RESET, token, max_age)
+    if found is None:
+        raise InvalidLink()
+    user, _payload = found
+    set_password(user, password)
+    _mark_verified(user)
+    queue_email("password_changed", {"user_id": user.id})
+    return user
+
+
+def reset_link_is_valid(token: str) -> bool:
+    max_age = current_app.config["RESET_PASSWORD_MAX_AGE_MINUTES"] * 60
+    return tokens.user_from_token(account_emails.RESET, token, max_age) is not None
+
+
+class InvalidLink(DomainError):
+    def __init__(self) -> None:
+        super().__init__("This link is invalid or has expired. Ask for a new one.")
+
+
+class WrongPassword(DomainError):
+    def __init__(self) -> None:
+        super().__init__("That is not your current password.")
+
+
+# -- account settings ---------------------------------------------------------------------------
+
+
+def check_current_password(user: User, password: str | None) -> None:
+    """Re-authentication for sensitive changes (accounts without a password skip it)."""
+    if user.password_hash is None:
+        return
+    if not password or not check_password_hash(user.password_hash, password):
+        raise WrongPassword()
+
+
+def change_password(user: User, current: str | None, new: str) -> None:
+    check_current_password(user, current)
+    set_password(user, new)
+    queue_email("password_changed", {"user_id": user.id})
+
+
+def change_name(user: User, name: str) -> None:
+    name = " ".join(name.split())
+    if not name or len(name) > 80:
+        raise DomainError("Use a name of 1 to 80 characters.")
+    user.name = name
+    db.session.flush()
+
+
+def request_email_change(user: User, new_email: str, password: str | None) -> None:
+    """Send a confirmation link to the new address (and a notice to the old one). Nothing
+    changes until the link is followed; an address that is taken gets no link, but the answer is
+    the same, so the form does not reveal who has an account."""
+    check_current_password(user, password)
+    new_email = normalise_email(new_email)
+    if new_email == user.email:
+        raise DomainError("That is already your address.")
+    if find_user_by_email(new_email) is None:
+        queue_email("confirm_email_change", {"user_id": user.id, "new_email": new_email})
+    queue_email(
+        "email_change_requested",
+        {"user_id": user.id, "old_email": user.email, "new_email": new_email},
+    )
+
+
+def confirm_email_change(token: str) -> User:
+    max_age = current_app.config["VERIFY_EMAIL_MAX_AGE_HOURS"] * 3600
+    found = tokens.read_token(account_emails.CHANGE_EMAIL, token, max_age)
+    new_email = found[2].get("new_email") if found else None
+    if not isinstance(new_email, str):
+        raise InvalidLink()
+    confirmed = tokens.user_from_token(account_emails.CHANGE_EMAIL, token, max_age, new_email)
+    if confirmed is None:
+        raise InvalidLink()
+    user, _payload = confirmed
+    if find_user_by_email(new_email) is not None:
+        raise Conflict("That address now belongs to another account.")
+    old_email = user.email
+    user.email = new_email
+    user.email_verified_at = utcnow()
+    db.session.flush()
+    queue_email(
+        "email_change_requested",
+        {"user_id": user.id, "old_email": old_email, "new_email": new_email, "changed": True},
+    )
+    return user
+
+
+def delete_account(user: User, confirmation: str | None) -> None:
+    """Delete the account: personal data goes, posts stay (shown as by "deleted user")."""
+    if user.password_hash is not None:
+        check_current_password(user, confirmation)
+    elif normalise_email(confirmation or "") != user.email:
+        raise DomainError("Type your email address to confirm.")
+    user.deleted_at = utcnow()
+    user.email = f"deleted-{user.id}@deleted.invalid"
+    user.name = "deleted user"
+    user.password_hash = None
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.email_notifications = False
+    db.session.execute(sa.delete(Identity).where(Identity.user_id == user.id))
+    db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    end_all_sessions(user)
+
+
+# -- roles (admins only) -----------------------------------------------------------------------
+
+
+def change_role(actor: User, user: User, role: Role, team_id: int | None) -> None:
+    if not actor.is_admin:
+        raise NotAllowed("Only administrators change roles.")
+    if role == Role.TEAM and team_id is None:
+        raise DomainError("Choose the team this person answers for.")
+    if actor.id == user.id and role != Role.ADMIN:
+        raise DomainError("You cannot remove your own administrator role.")
+    before = {"role": user.role, "team_id": user.team_id}
+    user.role = role.value
+    user.team_id = team_id if role == Role.TEAM else None
+    end_all_sessions(user)  # a privilege change starts a new session
+    audit.record(
+        "user.role_changed",
+        actor_id=actor.id,
+        target_type="user",
+        target_id=user.id,
+        before=before,
+        after={"role": user.role, "team_id": user.team_id},
+    )

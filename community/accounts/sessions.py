@@ -28,15 +28,18 @@ def start_session(
     remember: bool = False,
     next_url: str | None = None,
     second_factor_done: bool = False,
+    draft_token: str | None = None,
 ) -> Response:
     """Sign ``user`` in (or ask for their second factor first), let features finish what the
-    visitor began (a draft), commit, and redirect."""
+    visitor began (a draft, named by ``draft_token`` when it came through an email link),
+    commit, and redirect."""
     if user.has_two_factor and not second_factor_done:
         session[PENDING_SECOND_FACTOR] = {
             "user_id": user.id,
             "version": user.session_version,
             "remember": remember,
             "next": safe_next_url(next_url),
+            "draft": draft_token,  # a draft named by an email link survives the second step
             "started": time.time(),
         }
         return redirect(url_for("twofactor.challenge"))
@@ -44,7 +47,9 @@ def start_session(
     session.pop("csrf_token", None)  # a new token for the new identity
     login_user(user, remember=remember)
     user.last_sign_in_at = utcnow()
-    continuations = signals.user_signed_in.send(current_app._get_current_object(), user=user)
+    continuations = signals.user_signed_in.send(
+        current_app._get_current_object(), user=user, draft_token=draft_token
+    )
     db.session.commit()
     for _receiver, url in continuations:
         if url:

@@ -11,3 +11,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.jinja_env.globals["pending_draft"] = drafts.pending_draft
     signals.user_signed_in.connect(drafts.post_pending_draft, app)
+    signals.email_verified.connect(_publish_held_posts, app)
+
+
+def _publish_held_posts(_sender: Flask, user, **_extra) -> None:
+    from community.questions import services
+
+    services.publish_held_posts(user)

@@ -62,8 +62,15 @@ def forget_if_posted(submission_key: str | None) -> None:
         discard_draft()
 
 
-def post_pending_draft(_sender: Flask, user: User, **_extra: Any) -> str | None:
-    """``user_signed_in`` receiver: post the visitor's draft as ``user``; return where to go."""
+def post_pending_draft(
+    _sender: Flask, user: User, draft_token: str | None = None, **_extra: Any
+) -> str | None:
+    """``user_signed_in`` receiver: post the visitor's draft as ``user``; return where to go.
+
+    The draft is the one in this browser's session or, after following the verification link
+    (perhaps on another device), the one that link names."""
+    if draft_token and not session.get(SESSION_KEY):
+        session[SESSION_KEY] = draft_token
     draft = pending_draft()
     if draft is None:
         return None

@@ -4,6 +4,7 @@ import secrets
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from community.questions.services import MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH
@@ -21,6 +22,12 @@ def _body_field(label: str, placeholder: str) -> TextAreaField:
         render_kw={"rows": 8, "placeholder": placeholder},
         description="Markdown works: **bold**, `code`, ```fenced blocks```, lists, tables, links.",
     )
+
+
+def topic_choices(topics: list) -> list[SelectChoice]:
+    return [SelectChoice("0", "Not sure / general")] + [
+        SelectChoice(str(topic.id), topic.name) for topic in topics
+    ]
 
 
 class SubmissionKeyMixin:

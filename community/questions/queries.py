@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
+from community.accounts.models import User
 from community.db import MAX_ID
 from community.extensions import db
 from community.questions import permissions
@@ -64,7 +65,7 @@ def thread(question_id: int, viewer: Viewer) -> Thread | None:
         sa.select(Question)
         .where(Question.id == question_id)
         .options(
-            joinedload(Question.author),
+            joinedload(Question.author).joinedload(User.team),
             joinedload(Question.topic).joinedload(Topic.team),
             joinedload(Question.origin_page),
         )
@@ -74,7 +75,7 @@ def thread(question_id: int, viewer: Viewer) -> Thread | None:
     replies = db.session.scalars(
         sa.select(Reply)
         .where(Reply.question_id == question.id, _visible_to(viewer, Reply))
-        .options(joinedload(Reply.author))
+        .options(joinedload(Reply.author).joinedload(User.team))
         .order_by(Reply.created_at, Reply.id)
     ).all()
     accepted = next((r for r in replies if r.id == question.accepted_reply_id), None)

@@ -94,10 +94,15 @@ def ask_question(
     topic: Topic | None = None,
     submission_key: str | None = None,
 ) -> Question:
-    """Post a question (on a page, if given). A repeated ``submission_key`` returns the first."""
+    """Post a question (on a page, if given). A repeated ``submission_key`` returns the first.
+
+    An author whose address is not verified yet gets a held question: visible to them, published
+    the moment they verify (see :func:`publish_held_posts`).
+    """
     existing = _already_submitted(Question, author, submission_key)
     if existing is not None:
         return existing
+    _check_may_post(author)
     subject, body = _clean_subject(subject), _clean_body(body)
     now = utcnow()
     question = Question(
@@ -109,50 +114,99 @@ def ask_question(
         origin_page_id=page.id if page is not None else None,
         status=QuestionStatus.UNANSWERED.value,
         created_at=now,
-        published_at=now,
         last_activity_at=now,
         submission_key=submission_key,
     )
     if page is not None:
         question.pages = [page]
     saved = _insert_once(question, author, submission_key)
-    if saved is question:
-        signals.question_published.send(current_app._get_current_object(), question=question)
+    if saved is question and author.is_verified:
+        _publish_question(question)
     return saved
 
 
 def post_reply(
     author: User, question: Question, body: str, *, submission_key: str | None = None
 ) -> Reply:
-    """Reply to a question. A repeated ``submission_key`` returns the first reply."""
+    """Reply to a question. A repeated ``submission_key`` returns the first reply. Like
+    questions, replies of unverified authors are held until they verify."""
     existing = _already_submitted(Reply, author, submission_key)
     if existing is not None:
         return existing
+    _check_may_post(author)
     if not permissions.can_view(author, question) or question.deleted_at is not None:
         raise NotFound("This question is no longer available.")
     if not permissions.can_reply(author, question):
         raise NotAllowed("This thread is locked: it takes no more replies.")
     body = _clean_body(body)
-    now = utcnow()
     reply = Reply(
         question_id=question.id,
         author_id=author.id,
         body_source=body,
         body_html=render_markdown(body),
-        created_at=now,
-        published_at=now,
+        created_at=utcnow(),
         submission_key=submission_key,
     )
     saved = _insert_once(reply, author, submission_key)
-    if saved is not reply:
-        return saved
+    if saved is reply and author.is_verified and question.published_at is not None:
+        _publish_reply(reply, question)
+    return saved
+
+
+def publish_held_posts(author: User) -> int:
+    """Publish what ``author`` wrote while unverified, oldest first; returns how many."""
+    held_questions = db.session.scalars(
+        sa.select(Question)
+        .where(
+            Question.author_id == author.id,
+            Question.published_at.is_(None),
+            Question.hidden_at.is_(None),
+            Question.deleted_at.is_(None),
+        )
+        .order_by(Question.id)
+    ).all()
+    for question in held_questions:
+        _publish_question(question)
+    held_replies = db.session.scalars(
+        sa.select(Reply)
+        .join(Question, Question.id == Reply.question_id)
+        .where(
+            Reply.author_id == author.id,
+            Reply.published_at.is_(None),
+            Reply.hidden_at.is_(None),
+            Reply.deleted_at.is_(None),
+            Question.published_at.is_not(None),
+            Question.deleted_at.is_(None),
+        )
+        .order_by(Reply.id)
+    ).all()
+    for reply in held_replies:
+        _publish_reply(reply, db.session.get(Question, reply.question_id))
+    return len(held_questions) + len(held_replies)
+
+
+def _publish_question(question: Question) -> None:
+    now = utcnow()
+    question.published_at = now
+    question.last_activity_at = now
+    db.session.flush()
+    signals.question_published.send(current_app._get_current_object(), question=question)
+
+
+def _publish_reply(reply: Reply, question: Question) -> None:
+    now = utcnow()
+    reply.published_at = now
     question.reply_count = Question.reply_count + 1
     question.last_activity_at = now
-    if author.id != question.author_id and question.status == QuestionStatus.UNANSWERED:
+    if reply.author_id != question.author_id and question.status == QuestionStatus.UNANSWERED:
         question.status = QuestionStatus.ANSWERED.value
     db.session.flush()
     signals.reply_published.send(current_app._get_current_object(), reply=reply)
-    return reply
+
+
+def _check_may_post(author: User) -> None:
+    if not author.is_active:
+        raise NotAllowed("Your account is suspended: it cannot post.")
 
 
 def edit_question(actor: User, question: Question, subject: str, body: str) -> Question:

@@ -22,6 +22,7 @@ from community.questions.forms import (
     EditQuestionForm,
     EditReplyForm,
     ReplyForm,
+    topic_choices,
 )
 from community.questions.models import DraftKind, Question, QuestionStatus, Topic
 
@@ -99,7 +100,7 @@ def page() -> Response | tuple[str, int] | str:
 def ask() -> Response | tuple[str, int] | str:
     form = AskForm()
     topics = queries.topics_with_teams()
-    form.topic_id.choices = [(0, "Not sure / general")] + [(t.id, t.name) for t in topics]
+    form.topic_id.choices = topic_choices(topics)
     if request.method == "GET":
         form.page_url.data = request.args.get("url", "")
         form.page_title.data = request.args.get("title", "")
@@ -308,9 +309,7 @@ def _draft_form(saved) -> AskForm | ReplyForm:
             page_url=saved.data.get("page_url") or "",
             page_title=saved.data.get("page_title") or "",
         )
-        form.topic_id.choices = [(0, "Not sure / general")] + [
-            (t.id, t.name) for t in queries.topics_with_teams()
-        ]
+        form.topic_id.choices = topic_choices(queries.topics_with_teams())
         form.topic_id.data = saved.data.get("topic_id") or 0
     # Sending the draft from this form then counts as posting the draft itself.
     form.submission_key.data = saved.token
