@@ -31,6 +31,7 @@ instance/config.py:
 	mkdir -p instance
 	$(BIN)/python -c "import secrets; print(f'SECRET_KEY = {secrets.token_hex(32)!r}')" > $@
 	echo "REQUIRE_MODERATOR_2FA = False  # the demo moderators have no authenticator app" >> $@
+	echo "MAIL_LOG_BODIES = True  # emails (with their links) are printed, not sent" >> $@
 
 # Browser tests drive Debian's Chromium; Playwright's own browser download is never used.
 $(CHROMIUM):

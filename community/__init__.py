@@ -43,12 +43,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     web.init_app(app)
     templating.init_app(app)
 
-    from community import accounts, jobs, moderation, notifications, questions
+    from community import accounts, jobs, moderation, notifications, questions, zendesk
 
     accounts.init_app(app)
     questions.init_app(app)
     jobs.init_app(app)
     notifications.init_app(app)
     moderation.init_app(app)
+    zendesk.init_app(app)
     demo.init_app(app)
     return app

@@ -48,8 +48,19 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_USE_SSL": False,
     "MAIL_TIMEOUT": 30,
     "MAIL_DEFAULT_SENDER": "Community <community@localhost>",
+    # With no MAIL_SERVER, log whole emails (links included): for local development only.
+    "MAIL_LOG_BODIES": False,
     # The community channel's Slack incoming webhook; none logs the announcements instead.
     "SLACK_WEBHOOK_URL": None,
+    # The Zendesk mirror: a ticket per question. Set all three of the subdomain ("acme" for
+    # acme.zendesk.com), an agent's email and an API token, or none (the mirror is off).
+    "ZENDESK_SUBDOMAIN": None,
+    "ZENDESK_EMAIL": None,
+    "ZENDESK_TOKEN": None,
+    # The signing secret of the Zendesk webhook calling BASE_URL/webhooks/zendesk; none: off.
+    "ZENDESK_WEBHOOK_SECRET": None,
+    # Seconds a Zendesk API call may take before the job gives up and retries later.
+    "ZENDESK_TIMEOUT": 15,
     # Rate-limit counters: "memory://" (per process) or "redis://127.0.0.1:6379/0" (shared).
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,

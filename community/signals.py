@@ -20,3 +20,7 @@ reply_published = _signals.signal("reply-published")
 answer_accepted = _signals.signal("answer-accepted")
 #: An accepted answer was withdrawn (``question=``, ``reply=``, ``actor=``).
 answer_withdrawn = _signals.signal("answer-withdrawn")
+#: A question was deleted (soft) by its author or a moderator (``question=``, ``actor=``).
+question_deleted = _signals.signal("question-deleted")
+#: A moderator hid a question (``question=``, ``actor=``, ``reason=``; "spam" for spam).
+question_hidden = _signals.signal("question-hidden")

@@ -143,7 +143,7 @@ class FakeOIDCProvider(_Server):
     has the address), ``deny`` (the person cancels at the provider), ``metadata_overrides``.
     """
 
-    def __init__(self, client_id: str = "community-test", client_secret: str = "s3cret") -> None:  # noqa: S107
+    def __init__(self, client_id: str = "community-test", client_secret: str = "s3cret") -> None:
         super().__init__()
         self.client_id = client_id
         self.client_secret = client_secret
@@ -311,7 +311,7 @@ class FakeGitHub(_Server):
     Knobs: ``user`` (the /user answer), ``emails`` (the /user/emails answer), ``deny``.
     """
 
-    def __init__(self, client_id: str = "gh-client", client_secret: str = "gh-secret") -> None:  # noqa: S107
+    def __init__(self, client_id: str = "gh-client", client_secret: str = "gh-secret") -> None:
         super().__init__()
         self.client_id = client_id
         self.client_secret = client_secret

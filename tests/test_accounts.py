@@ -64,10 +64,12 @@ def test_sign_up_sends_a_link_that_verifies_and_signs_in(client, make, mailbox):
     page = client.get(link)
     assert page.status_code == 200 and page.headers["Referrer-Policy"] == "no-referrer"
     assert _user(make, "ada@example.com").email_verified_at is None  # a GET changes nothing
-    assert client.post(link).status_code == 302
+    wrong = client.post(link, data={"password": "not the password at all"})
+    assert wrong.status_code == 422 and _user(make, "ada@example.com").email_verified_at is None
+    assert client.post(link, data={"password": PASSWORD}).status_code == 302
     assert _user(make, "ada@example.com").email_verified_at is not None
     assert _signed_in(client)
-    assert client.post(link).status_code == 400  # single use
+    assert client.post(link, data={"password": PASSWORD}).status_code == 400  # single use
 
 
 def test_sign_up_with_a_taken_address_answers_the_same_and_tells_the_owner(
@@ -123,7 +125,7 @@ def test_unverified_accounts_write_held_posts_published_on_verification(app, cli
     assert public.get(asked.location).status_code == 404
     assert make.count(Job, Job.kind == "slack.question") == 0  # nothing announced while held
 
-    client.post(mailbox.link("ada@example.com", "/verify/"))
+    client.post(mailbox.link("ada@example.com", "/verify/"))  # signed in: no password asked
     assert make.get(Question, question.id).published_at is not None
     assert "Held until I verify" in _text(public.get("/questions"))
     assert make.count(Job, Job.kind == "slack.question") == 1
@@ -137,7 +139,7 @@ def test_a_visitors_draft_is_posted_after_following_the_link_on_another_device(
     _sign_up(client, email="grace@example.com", name="Grace Hopper")
     assert make.count(Reply) == 0
     phone = app.test_client()  # the email is opened elsewhere: no session, no draft cookie
-    done = phone.post(mailbox.link("grace@example.com", "/verify/"))
+    done = phone.post(mailbox.link("grace@example.com", "/verify/"), data={"password": PASSWORD})
     assert f"/questions/{question}-how-do-i-export-events#reply-" in done.location
     with app.app_context():
         posted = db.session.scalar(sa.select(Reply))
@@ -151,6 +153,38 @@ def test_resending_the_verification_link_is_rate_limited(app, client, make, mail
     statuses = [client.post("/settings/account/resend-verification").status_code for _ in range(4)]
     assert statuses == [302, 302, 302, 429]
     assert len(mailbox.messages("ada@example.com")) == 4  # the first, and three resends
+
+
+def test_the_owner_clicking_the_link_does_not_hand_over_a_pre_created_account(
+    app, client, make, mailbox
+):
+    """Pre-hijacking: an attacker signs up with the victim's address, stays signed in, writes a
+    held post. The victim, who never chose that password, cannot confirm by clicking alone."""
+    attacker = app.test_client()
+    _sign_up(attacker, email="victim@example.com", password="attacker passphrase 1")
+    attacker.post(
+        "/login", data={"email": "victim@example.com", "password": "attacker passphrase 1"}
+    )
+    attacker.post("/ask", data={"subject": "Spam in the victim's name", "body": "buy now"})
+    victim = app.test_client()
+    link = mailbox.link("victim@example.com", "/verify/")
+    refused = victim.post(link)
+    assert refused.status_code == 422 and "/reset" in _text(refused)
+    assert _user(make, "victim@example.com").email_verified_at is None
+    assert not _signed_in(victim)
+
+    # The victim resets instead: the attacker is out, and the held post is not published.
+    victim.post("/reset", data={"email": "victim@example.com"})
+    victim.post(mailbox.link("victim@example.com", "/reset/"), data={"password": NEW_PASSWORD})
+    assert not _signed_in(attacker)
+    assert make.count(Question, Question.published_at.is_not(None)) == 0
+    victim.post("/login", data={"email": "victim@example.com", "password": NEW_PASSWORD})
+    with app.app_context():
+        held = db.session.scalar(sa.select(Question.id))
+    page = _text(victim.get(f"/questions/{held}", follow_redirects=True))
+    assert "Pending" in page and "Publish" in page  # the owner decides; they can also delete it
+    assert victim.post(f"/questions/{held}/publish").status_code == 302
+    assert make.get(Question, held).published_at is not None
 
 
 # -- sign-in ------------------------------------------------------------------------------------
@@ -219,17 +253,49 @@ def test_brute_force_sign_in_is_throttled_even_for_the_right_password(app, clien
 
 
 @RATE_LIMITED
-def test_one_account_is_throttled_across_many_addresses(app, client, make):
+def test_failures_from_elsewhere_do_not_lock_the_owner_out_but_a_spray_stops(app, client, make):
     make.user(email="grace@example.com")
-    statuses = []
-    for n in range(11):
-        response = client.post(
-            "/login",
-            data={"email": "grace@example.com", "password": f"guess {n:04d}!"},
+
+    def attempt(ip: str, password: str = "a wrong guess!") -> int:
+        form = {"email": "grace@example.com", "password": password}
+        return client.post("/login", data=form, environ_base={"REMOTE_ADDR": ip}).status_code
+
+    # An attacker fails ten times from each of three networks (under the per-IP limits)...
+    for n in range(30):
+        assert attempt(f"198.51.100.{n // 10 + 1}") in {200, 429}
+    # ...and the owner still signs in from home.
+    assert attempt("203.0.113.7", PASSWORD) == 302
+    # A spray from many addresses is stopped once the address's daily allowance is spent.
+    statuses = [attempt(f"192.0.2.{n + 1}") for n in range(45)]
+    assert statuses[0] == 200 and statuses[-1] == 429
+
+
+@RATE_LIMITED
+def test_changing_email_and_signing_up_cannot_mail_bomb_an_address(app, client, make, mailbox):
+    make.user(email="grace@example.com")
+    statuses = [
+        app.test_client()
+        .post(
+            "/signup",
+            data={"name": "X", "email": "grace@example.com", "password": PASSWORD},
             environ_base={"REMOTE_ADDR": f"192.0.2.{n + 1}"},
         )
-        statuses.append(response.status_code)
-    assert statuses[:10] == [200] * 10 and statuses[10] == 429
+        .status_code
+        for n in range(5)
+    ]
+    assert statuses == [302, 302, 302, 429, 429]
+    assert len(mailbox.messages("grace@example.com")) == 3
+
+    make.user(email="ada@example.com")
+    client.post("/login", data={"email": "ada@example.com", "password": PASSWORD})
+    changes = [
+        client.post(
+            "/settings/account/email",
+            data={"email-new_email": "victim@example.net", "email-current_password": PASSWORD},
+        ).status_code
+        for _ in range(6)
+    ]
+    assert changes == [302] * 5 + [429]
 
 
 def test_banned_accounts_cannot_sign_in_or_keep_their_session(app, client, make, auth):
@@ -247,6 +313,64 @@ def test_banned_accounts_cannot_sign_in_or_keep_their_session(app, client, make,
 
         with pytest.raises(NotAllowed):
             questions.ask_question(db.session.get(User, user_id), "Spam spam spam", "spam")
+
+
+def test_banned_accounts_cannot_confirm_and_publish_held_posts(app, client, make, mailbox):
+    from community.db import utcnow
+
+    _sign_up(client)
+    client.post("/login", data={"email": "ada@example.com", "password": PASSWORD})
+    client.post("/ask", data={"subject": "Written before the ban", "body": "held"})
+    link = mailbox.link("ada@example.com", "/verify/")
+    make.update(User, _user(make, "ada@example.com").id, banned_at=utcnow())
+    response = app.test_client().post(link, data={"password": PASSWORD})
+    assert response.status_code == 422 and "suspended" in _text(response)
+    assert make.count(Question, Question.published_at.is_not(None)) == 0
+
+
+@pytest.mark.parametrize("app_config", [{"REQUIRE_MODERATOR_2FA": True}], indirect=True)
+def test_moderators_without_two_factor_have_no_moderator_powers(app, client, make, auth):
+    question = make.question(make.user(), subject="Someone else's question")
+    auth.login_as(make.moderator())
+    response = client.post(
+        f"/questions/{question}/edit", data={"subject": "Rewritten by a moderator", "body": "x"}
+    )
+    assert response.status_code == 403
+    assert make.get(Question, question).subject == "Someone else's question"
+    assert client.post(f"/questions/{question}/delete").status_code == 403
+
+
+def test_text_with_nul_characters_is_a_clear_400(client, make):
+    for path, data in [
+        ("/login", {"email": "a\x00@example.com", "password": "x"}),
+        ("/signup", {"name": "A\x00", "email": "a@example.com", "password": PASSWORD}),
+        ("/reset", {"email": "a\x00@example.com"}),
+    ]:
+        response = client.post(path, data=data)
+        assert response.status_code == 400, path
+        assert "NUL" in _text(response)
+    assert client.get("/questions", query_string={"topic": "a\x00"}).status_code == 400
+
+
+def test_accounts_without_a_password_re_authenticate_before_changing_their_email(
+    app, client, make, auth
+):
+    import time
+
+    from community.accounts import sessions
+
+    user_id = make.user(email="oauth-only@example.com")
+    auth.login("oauth-only@example.com")
+    make.update(User, user_id, password_hash=None)
+    with client.session_transaction() as session:
+        stamp = dict(session[sessions.SIGNED_IN_AT], at=time.time() - 3600)  # an hour ago
+        session[sessions.SIGNED_IN_AT] = stamp
+    stale = client.post("/settings/account/email", data={"email-new_email": "new@example.com"})
+    assert stale.status_code == 422 and "sign in again" in _text(stale)
+    with client.session_transaction() as session:
+        session[sessions.SIGNED_IN_AT] = dict(session[sessions.SIGNED_IN_AT], at=time.time())
+    fresh = client.post("/settings/account/email", data={"email-new_email": "new@example.com"})
+    assert fresh.status_code == 302
 
 
 # -- password reset -------------------------------------------------------------------------------

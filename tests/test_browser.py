@@ -29,6 +29,7 @@ def _sign_up(page, live_server, mailbox, name: str, email: str) -> None:
     page.get_by_role("button", name="Create account").click()
     assert "Check your inbox" in page.locator("h1").inner_text()
     page.goto(live_server + mailbox.link(email, "/verify/"))
+    page.get_by_label("The password you chose").fill("correct horse battery staple")
     page.get_by_role("button", name="Confirm my address").click()
 
 

@@ -69,7 +69,7 @@ def test_visitor_reply_is_posted_when_they_sign_up_and_confirm(client, make, mai
     assert "Your reply is saved" in _text(client.get(answer.location))
     assert make.count(Reply) == 0 and make.count(Draft) == 1
 
-    done = client.post(mailbox.link("grace@example.com", "/verify/"))
+    done = client.post(mailbox.link("grace@example.com", "/verify/"), data={"password": PASSWORD})
     assert re.search(rf"/questions/{question}-how-do-i-export-events#reply-\d+$", done.location)
     assert make.count(Reply, Reply.published_at.is_not(None)) == 1
     assert "Use the batch export." in _text(client.get(done.location))

@@ -361,7 +361,7 @@ def test_a_pending_second_factor_expires(app, client, make):
 @pytest.mark.parametrize(
     "change",
     [
-        {"session_version": 2},  # "sign out everywhere" or a password change meanwhile
+        {"session_version": 99},  # "sign out everywhere" or a password change meanwhile
         {"banned_at": utcnow()},
         {"totp_enabled_at": None, "totp_secret": None},
     ],
@@ -780,4 +780,16 @@ def test_the_settings_form_is_not_a_password_oracle(app, client, make, throttle)
         "/settings/two-factor", data={"action": "disable", "disable-password": PASSWORD}
     )
     assert response.status_code == 429
+    assert user_row(make, user_id).has_two_factor
+
+
+def test_turning_two_factor_on_signs_out_sessions_that_only_had_the_password(app, client, make):
+    """A session that never passed a second factor must not become a two-factor session."""
+    user_id = make.user(email="ada@example.com")
+    shared_pc = app.test_client()
+    password_sign_in(shared_pc, "ada@example.com")
+    password_sign_in(client, "ada@example.com")
+    enrol(client)
+    assert shared_pc.get("/settings/account").status_code == 302  # sent to sign in again
+    assert client.get("/settings/account").status_code == 200
     assert user_row(make, user_id).has_two_factor

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app
 
 from community.accounts import tokens
@@ -61,9 +62,13 @@ def account_exists(params: dict[str, Any]) -> Email | None:
 
 @builder("reset_password")
 def reset_password(params: dict[str, Any]) -> Email | None:
-    user = _user(params)
-    if user is None:
-        return None
+    user = (
+        db.session.scalar(sa.select(User).where(User.email == params["email"]))
+        if "email" in params
+        else db.session.get(User, params.get("user_id"))
+    )
+    if user is None or user.deleted_at is not None:
+        return None  # no account: nothing is sent (the visitor was told the same either way)
     token = tokens.make_token(RESET, user)
     return Email(
         user.email,

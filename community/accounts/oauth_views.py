@@ -28,9 +28,8 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from community import signals
-from community.accounts import identities, oauth
-from community.accounts.models import Identity, User
+from community.accounts import identities, oauth, sessions
+from community.accounts.models import Identity
 from community.accounts.sessions import start_session
 from community.errors import DomainError
 from community.extensions import db, limiter
@@ -45,9 +44,6 @@ FLOW = "oauth_flow"
 SIGN_IN, LINK = "sign_in", "link"
 # A flow must come back within this long; the provider's own page rarely takes a minute.
 FLOW_MAX_AGE_SECONDS = 15 * 60
-# Linking and unlinking need a sign-in this recent in this browser session.
-REAUTH_WINDOW_SECONDS = 10 * 60
-SIGNED_IN_AT = "signed_in_at"
 SESSION_CHANGED = (
     "You were signed out, or signed in as someone else, while linking, so nothing was linked. "
     "Sign in and start again from your settings."
@@ -64,7 +60,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["oauth_providers"] = oauth.configured_providers
     app.jinja_env.globals["linked_identities"] = _linked_identities
     app.jinja_env.globals["provider_name"] = oauth.provider_name
-    signals.user_signed_in.connect(_remember_sign_in_time, app)
 
 
 # -- starting -----------------------------------------------------------------------------------
@@ -249,15 +244,7 @@ def _refused(error: Exception, back: str | None = None) -> tuple[str, int]:
 
 
 def _signed_in_recently() -> bool:
-    stamp = session.get(SIGNED_IN_AT)
-    if not isinstance(stamp, dict) or stamp.get("user") != current_user.get_id():
-        return False
-    return time.time() - float(stamp.get("at", 0)) <= REAUTH_WINDOW_SECONDS
-
-
-def _remember_sign_in_time(_sender: Flask, user: User, **_extra: Any) -> None:
-    """``user_signed_in`` receiver: when this browser session last proved who it is."""
-    session[SIGNED_IN_AT] = {"user": user.get_id(), "at": time.time()}
+    return sessions.signed_in_recently()
 
 
 def _linked_identities() -> list[Identity]:

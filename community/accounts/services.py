@@ -22,8 +22,13 @@ from community.web import safe_next_url
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
-# Hashed once, so that a sign-in for an unknown address costs as much as one for a known address.
-_DUMMY_HASH = generate_password_hash("not a real password, only for timing")
+
+
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    """Hashed once per method, so a sign-in for an unknown address costs what one for a known
+    address costs."""
+    return generate_password_hash("not a real password, only for timing", method=method)
 
 
 class WeakPassword(DomainError):
@@ -88,7 +93,7 @@ def authenticate(email: str, password: str) -> User | None:
     """The user whose email and password these are, or None (in the same time either way)."""
     user = find_user_by_email(email)
     if user is None or user.password_hash is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
         return None
     if not check_password_hash(user.password_hash, password):
         return None
@@ -156,14 +161,30 @@ def resend_verification(user: User) -> None:
         queue_email("verify_email", {"user_id": user.id})
 
 
-def verify_email(token: str) -> tuple[User, dict[str, str | None]] | None:
+def verify_email(
+    token: str, password: str | None, signed_in_as: User | None
+) -> tuple[User, dict[str, str | None]] | None:
     """Mark the address verified from an emailed link; (user, {"draft": saved draft token,
-    "next": where they were}) or None."""
+    "next": where they were}) or None for a dead link.
+
+    Whoever confirms must also know the account's password (or already be signed in to it),
+    so an account someone else created with this address is never handed to them by its owner
+    clicking the link: the owner is sent to reset the password instead (pre-hijacking)."""
     max_age = current_app.config["VERIFY_EMAIL_MAX_AGE_HOURS"] * 3600
     found = tokens.user_from_token(account_emails.VERIFY, token, max_age)
     if found is None:
         return None
     user, payload = found
+    if not user.is_active:
+        raise NotAllowed("This account is suspended.")
+    proven = signed_in_as is not None and signed_in_as.id == user.id
+    knows_password = (
+        bool(password)
+        and user.password_hash is not None
+        and (check_password_hash(user.password_hash, password or ""))
+    )
+    if not proven and user.password_hash is not None and not knows_password:
+        raise WrongPassword()
     _mark_verified(user)
     draft, next_url = payload.get("draft"), payload.get("next")
     return user, {
@@ -173,17 +194,17 @@ def verify_email(token: str) -> tuple[User, dict[str, str | None]] | None:
 
 
 def _mark_verified(user: User) -> None:
-    if user.email_verified_at is None:
+    if user.email_verified_at is None and user.is_active:
         user.email_verified_at = utcnow()
         db.session.flush()
         signals.email_verified.send(current_app._get_current_object(), user=user)
 
 
 def request_password_reset(email: str) -> None:
-    """Email a reset link if the address has an account; the caller answers the same anyway."""
-    user = find_user_by_email(email)
-    if user is not None and user.deleted_at is None:
-        queue_email("reset_password", {"user_id": user.id})
+    """Queue a reset email for the address. The job is queued whether or not the address has
+    an account (the email builder looks the account up when sending, and sends nothing without
+    one), so neither the answer nor the time it takes tells them apart."""
+    queue_email("reset_password", {"email": normalise_email(email)[:254]})
 
 
 def reset_password(token: str, password: str) -> User:
@@ -196,7 +217,10 @@ def reset_password(token: str, password: str) -> User:
         raise InvalidLink()
     user, _payload = found
     set_password(user, password)
-    _mark_verified(user)
+    if user.email_verified_at is None:
+        # The link proves the address, but not who wrote what the account holds: posts held
+        # before the reset stay held for the owner to review and publish (or delete) themselves.
+        user.email_verified_at = utcnow()
     queue_email("password_changed", {"user_id": user.id})
     return user
 
@@ -219,16 +243,28 @@ class WrongPassword(DomainError):
 # -- account settings ---------------------------------------------------------------------------
 
 
-def check_current_password(user: User, password: str | None) -> None:
-    """Re-authentication for sensitive changes (accounts without a password skip it)."""
+def check_current_password(
+    user: User, password: str | None, *, recently_signed_in: bool = False
+) -> None:
+    """Re-authentication for sensitive changes: the current password, or, for an account that
+    signs in only through a provider, a sign-in within the last few minutes."""
     if user.password_hash is None:
+        if not recently_signed_in:
+            raise StaleSignIn()
         return
     if not password or not check_password_hash(user.password_hash, password):
         raise WrongPassword()
 
 
-def change_password(user: User, current: str | None, new: str) -> None:
-    check_current_password(user, current)
+class StaleSignIn(DomainError):
+    def __init__(self) -> None:
+        super().__init__("For your security, sign in again, then make this change.")
+
+
+def change_password(
+    user: User, current: str | None, new: str, *, recently_signed_in: bool = False
+) -> None:
+    check_current_password(user, current, recently_signed_in=recently_signed_in)
     set_password(user, new)
     queue_email("password_changed", {"user_id": user.id})
 
@@ -241,11 +277,13 @@ def change_name(user: User, name: str) -> None:
     db.session.flush()
 
 
-def request_email_change(user: User, new_email: str, password: str | None) -> None:
+def request_email_change(
+    user: User, new_email: str, password: str | None, *, recently_signed_in: bool = False
+) -> None:
     """Send a confirmation link to the new address (and a notice to the old one). Nothing
     changes until the link is followed; an address that is taken gets no link, but the answer is
     the same, so the form does not reveal who has an account."""
-    check_current_password(user, password)
+    check_current_password(user, password, recently_signed_in=recently_signed_in)
     new_email = normalise_email(new_email)
     if new_email == user.email:
         raise DomainError("That is already your address.")
@@ -280,12 +318,16 @@ def confirm_email_change(token: str) -> User:
     return user
 
 
-def delete_account(user: User, confirmation: str | None) -> None:
+def delete_account(
+    user: User, confirmation: str | None, *, recently_signed_in: bool = False
+) -> None:
     """Delete the account: personal data goes, posts stay (shown as by "deleted user")."""
     if user.password_hash is not None:
         check_current_password(user, confirmation)
-    elif normalise_email(confirmation or "") != user.email:
-        raise DomainError("Type your email address to confirm.")
+    else:
+        check_current_password(user, None, recently_signed_in=recently_signed_in)
+        if normalise_email(confirmation or "") != user.email:
+            raise DomainError("Type your email address to confirm.")
     user.deleted_at = utcnow()
     user.email = f"deleted-{user.id}@deleted.invalid"
     user.name = "deleted user"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import current_app, redirect, session, url_for
+from flask import abort, current_app, redirect, session, url_for
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -17,6 +17,11 @@ from community.db import utcnow
 from community.extensions import db
 from community.web import safe_next_url
 
+# When this browser session last proved who it is (password, provider, second factor).
+SIGNED_IN_AT = "signed_in_at"
+# Sensitive changes (linking a provider, changing the email of an account without a password)
+# need a sign-in this recent in this browser session.
+REAUTH_WINDOW_SECONDS = 10 * 60
 # While a password (or provider) sign-in waits for its second factor.
 PENDING_SECOND_FACTOR = "pending_second_factor"
 SECOND_FACTOR_WINDOW_SECONDS = 300
@@ -33,6 +38,9 @@ def start_session(
     """Sign ``user`` in (or ask for their second factor first), let features finish what the
     visitor began (a draft, named by ``draft_token`` when it came through an email link),
     commit, and redirect."""
+    if not user.is_active:
+        # Banned or deleted: no session, and nothing continues on their behalf (no drafts).
+        abort(403, "This account is suspended.")
     if user.has_two_factor and not second_factor_done:
         session[PENDING_SECOND_FACTOR] = {
             "user_id": user.id,
@@ -47,6 +55,7 @@ def start_session(
     session.pop("csrf_token", None)  # a new token for the new identity
     login_user(user, remember=remember)
     user.last_sign_in_at = utcnow()
+    session[SIGNED_IN_AT] = {"user": user.get_id(), "at": time.time()}
     continuations = signals.user_signed_in.send(
         current_app._get_current_object(), user=user, draft_token=draft_token
     )
@@ -66,6 +75,18 @@ def pending_second_factor() -> dict[str, Any] | None:
         session.pop(PENDING_SECOND_FACTOR, None)
         return None
     return pending
+
+
+def signed_in_recently() -> bool:
+    """This browser session signed in (proved who it is) within the re-authentication window."""
+    from flask_login import current_user
+
+    stamp = session.get(SIGNED_IN_AT)
+    if not current_user.is_authenticated or not isinstance(stamp, dict):
+        return False
+    if stamp.get("user") != current_user.get_id():
+        return False
+    return time.time() - float(stamp.get("at", 0)) <= REAUTH_WINDOW_SECONDS
 
 
 def end_session() -> None:

@@ -124,6 +124,10 @@ def confirm_enrolment(user: User, code: str) -> list[str]:
     proof = _accept_totp(user, code)
     user.totp_enabled_at = utcnow()
     codes = _replace_recovery_codes(user)
+    # Sessions that only passed the password must not now count as two-factor sessions.
+    user.session_version = User.session_version + 1
+    db.session.flush()
+    db.session.refresh(user, ["session_version"])
     event = audit.record(ENABLED, actor_id=user.id, target_type="user", target_id=user.id, **proof)
     _notify(user, "enabled", event)
     return codes

@@ -17,7 +17,7 @@ from flask import (
     url_for,
 )
 from flask_limiter.util import get_remote_address
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, login_user
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
@@ -107,7 +107,9 @@ def settings() -> Response:
         if action == "confirm":
             codes = twofactor.confirm_enrolment(current_user, form.code.data)
             db.session.commit()
-            flash("Two-factor authentication is on.", "success")
+            # Other sessions ended; this one proved the code just now and continues.
+            login_user(current_user._get_current_object())
+            flash("Two-factor authentication is on. Other devices are signed out.", "success")
             return _recovery_codes_page(codes, next_url)
         if action == "regenerate":
             codes = twofactor.regenerate_recovery_codes(
@@ -172,6 +174,7 @@ def _qr_svg(uri: str) -> Markup:
         light="#fff",
         title="QR code for your authenticator app",
         svgclass="qr-code",
+        omitsize=True,  # sized by the stylesheet, so it shrinks on narrow screens
     )
     return Markup(svg)  # noqa: S704 -- see above: generated, not user input
 

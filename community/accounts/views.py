@@ -31,7 +31,7 @@ from community.accounts.forms import (
     SignUpForm,
 )
 from community.accounts.models import Role, User
-from community.accounts.sessions import end_session, start_session
+from community.accounts.sessions import end_session, signed_in_recently, start_session
 from community.errors import DomainError
 from community.extensions import db, limiter
 from community.questions.models import Team
@@ -43,8 +43,13 @@ bp = Blueprint("accounts", __name__)
 # addresses and a stuffing run against one account are both slowed. The limit applies before
 # the password is checked: while throttled, even the right password gets 429 (no oracle).
 SIGN_IN_PER_IP = "6/minute;30/hour"
-SIGN_IN_PER_ACCOUNT = "10/hour"
+# Strict per (address, IP); looser per address from anywhere, so nobody can lock a chosen person
+# out from their own network by failing on purpose, while a spray from many IPs still stops.
+SIGN_IN_PER_ACCOUNT_AND_IP = "10/hour"
+SIGN_IN_PER_ACCOUNT = "40/day"
 SIGN_UP_PER_IP = "10/hour"
+SIGN_UP_PER_ACCOUNT = "3/hour"  # the owner of a taken address is emailed each time
+EMAIL_CHANGE_PER_ACCOUNT = "5/hour"
 RESET_PER_IP = "10/hour"
 RESET_PER_ACCOUNT = "5/hour"
 RESEND_PER_ACCOUNT = "3/hour"
@@ -54,6 +59,10 @@ CHECK_EMAIL = "check_email_address"
 
 def _form_email_key() -> str:
     return "email:" + services.normalise_email(request.form.get("email", ""))[:254]
+
+
+def _form_email_and_ip_key() -> str:
+    return f"{_form_email_key()}|ip:{request.remote_addr}"
 
 
 def _user_key() -> str:
@@ -71,6 +80,7 @@ def _no_referrer(response: Response) -> Response:
 
 @bp.route("/signup", methods=["GET", "POST"])
 @limiter.limit(SIGN_UP_PER_IP, methods=["POST"])
+@limiter.limit(SIGN_UP_PER_ACCOUNT, methods=["POST"], key_func=_form_email_key)
 def sign_up() -> Response | tuple[str, int] | str:
     form = SignUpForm()
     if request.method == "GET":
@@ -102,6 +112,7 @@ def check_email() -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(SIGN_IN_PER_IP, methods=["POST"])
+@limiter.limit(SIGN_IN_PER_ACCOUNT_AND_IP, methods=["POST"], key_func=_form_email_and_ip_key)
 @limiter.limit(SIGN_IN_PER_ACCOUNT, methods=["POST"], key_func=_form_email_key)
 def sign_in() -> Response | tuple[str, int] | str:
     form = SignInForm()
@@ -132,18 +143,29 @@ def sign_out() -> Response:
 
 
 @bp.route("/verify/<token>", methods=["GET", "POST"])
+@limiter.limit(SIGN_IN_PER_IP, methods=["POST"])
 def verify(token: str) -> Response:
-    """GET shows a button (mail scanners prefetch links); POST verifies and signs in."""
-    if request.method == "GET":
-        return _no_referrer(make_response(render_template("accounts/verify.html", token=token)))
-    verified = services.verify_email(token)
-    if verified is None:
-        return _no_referrer(make_response(render_template("accounts/link_invalid.html"), 400))
-    user, carried = verified
-    flash("Your address is confirmed. Welcome!", "success")
-    if current_user.is_authenticated and current_user.id != user.id:
-        end_session()
-    return start_session(user, draft_token=carried["draft"], next_url=carried["next"])
+    """GET shows the form (mail scanners prefetch links); POST, with the account's password
+    unless this browser is already signed in to it, confirms the address and signs in."""
+    signed_in = current_user._get_current_object() if current_user.is_authenticated else None
+    error = None
+    status = 200
+    if request.method == "POST":
+        try:
+            verified = services.verify_email(token, request.form.get("password"), signed_in)
+        except DomainError as problem:
+            error, status = str(problem), INVALID
+        else:
+            if verified is None:
+                page = render_template("accounts/link_invalid.html")
+                return _no_referrer(make_response(page, 400))
+            user, carried = verified
+            flash("Your address is confirmed. Welcome!", "success")
+            if signed_in is not None and signed_in.id != user.id:
+                end_session()
+            return start_session(user, draft_token=carried["draft"], next_url=carried["next"])
+    page = render_template("accounts/verify.html", token=token, error=error)
+    return _no_referrer(make_response(page, status))
 
 
 @bp.post("/settings/account/resend-verification")
@@ -250,10 +272,15 @@ def change_password() -> Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             services.change_password(
-                current_user, form.current_password.data, form.new_password.data
+                current_user,
+                form.current_password.data,
+                form.new_password.data,
+                recently_signed_in=signed_in_recently(),
             )
         except services.WrongPassword as error:
             form.current_password.errors = [str(error)]
+        except services.StaleSignIn as error:  # no password field to show it under
+            form.new_password.errors = [str(error)]
         except services.WeakPassword as error:
             form.new_password.errors = [str(error)]
         else:
@@ -267,16 +294,21 @@ def change_password() -> Response | tuple[str, int]:
 
 @bp.post("/settings/account/email")
 @login_required
+@limiter.limit(EMAIL_CHANGE_PER_ACCOUNT, key_func=_user_key)
+@limiter.limit("20/hour")
 def change_email() -> Response | tuple[str, int]:
     form = ChangeEmailForm(prefix="email")
     if form.validate_on_submit():
         try:
             services.request_email_change(
-                current_user, form.new_email.data, form.current_password.data
+                current_user,
+                form.new_email.data,
+                form.current_password.data,
+                recently_signed_in=signed_in_recently(),
             )
         except services.WrongPassword as error:
             form.current_password.errors = [str(error)]
-        except DomainError as error:
+        except DomainError as error:  # StaleSignIn too: accounts without a password see this
             form.new_email.errors = [str(error)]
         else:
             db.session.commit()
@@ -322,7 +354,9 @@ def delete_account() -> Response | tuple[str, int]:
     form = DeleteAccountForm(prefix="delete")
     if form.validate_on_submit():
         try:
-            services.delete_account(current_user, form.confirmation.data)
+            services.delete_account(
+                current_user, form.confirmation.data, recently_signed_in=signed_in_recently()
+            )
         except DomainError as error:
             form.confirmation.errors = [str(error)]
         else:

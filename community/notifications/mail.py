@@ -25,14 +25,22 @@ class Mailer(Protocol):
 
 
 class ConsoleMailer:
+    """Writes emails to the log instead of sending them. Bodies (which hold sign-in and reset
+    links) are logged only when MAIL_LOG_BODIES is on, as `make dev` sets it; elsewhere a missing
+    MAIL_SERVER must not put working account links into production logs."""
+
+    def __init__(self, log_bodies: bool = False) -> None:
+        self.log_bodies = log_bodies
+
     def send(self, message: EmailMessage) -> None:
         body = message.get_body(("plain",))
+        text = body.get_content() if body is not None and self.log_bodies else "(body not logged)"
         log.info(
             "email (console, not sent)\nTo: %s\nSubject: %s\nMessage-ID: %s\n\n%s",
             message["To"],
             message["Subject"],
             message["Message-ID"],
-            body.get_content() if body is not None else "",
+            text,
         )
 
 
@@ -89,4 +97,6 @@ def _decode(value: bytes | str) -> str:
 
 
 def mailer_for(app: Flask) -> Mailer:
-    return SMTPMailer(app) if app.config["MAIL_SERVER"] else ConsoleMailer()
+    if app.config["MAIL_SERVER"]:
+        return SMTPMailer(app)
+    return ConsoleMailer(log_bodies=bool(app.config["MAIL_LOG_BODIES"]))

@@ -20,7 +20,7 @@ from community.db import utcnow
 from community.errors import DomainError
 from community.extensions import db
 from community.questions import services
-from community.questions.models import Draft, DraftKind, Question, Topic
+from community.questions.models import Draft, DraftKind, Question, Reply, Topic
 
 SESSION_KEY = "draft_token"
 
@@ -84,6 +84,13 @@ def post_pending_draft(
     return url
 
 
+def posted_message(what: str, post: Question | Reply) -> str:
+    """The flash after posting: held posts say so, so nobody thinks theirs went out."""
+    if post.published_at is None:
+        return f"Your {what} is saved: it is published once you confirm your email address."
+    return f"Your {what} is posted."
+
+
 def _post(draft: Draft, user: User) -> str:
     data = draft.data
     # The draft's token doubles as the submission key: posting the same draft twice (a replayed
@@ -93,7 +100,7 @@ def _post(draft: Draft, user: User) -> str:
         if question is None:
             raise DomainError("the question is no longer available.")
         reply = services.post_reply(user, question, data["body"], submission_key=draft.token)
-        flash("Your reply is posted.", "success")
+        flash(posted_message("reply", reply), "success")
         return url_for("questions.show", question_id=question.id, slug=question.slug) + (
             f"#reply-{reply.id}"
         )
@@ -106,5 +113,5 @@ def _post(draft: Draft, user: User) -> str:
     question = services.ask_question(
         user, data["subject"], data["body"], page=page, topic=topic, submission_key=draft.token
     )
-    flash("Your question is posted.", "success")
+    flash(posted_message("question", question), "success")
     return url_for("questions.show", question_id=question.id, slug=question.slug)

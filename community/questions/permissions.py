@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from community.accounts.access import needs_two_factor_enrolment
 from community.questions.models import Question, Reply
 
 
@@ -14,7 +15,10 @@ class Viewer(Protocol):
 
 
 def is_staff(viewer: Viewer) -> bool:
-    return bool(viewer.is_authenticated and viewer.is_moderator)
+    """Moderator powers; with REQUIRE_MODERATOR_2FA, only once two-factor is set up."""
+    return bool(
+        viewer.is_authenticated and viewer.is_moderator and not needs_two_factor_enrolment(viewer)
+    )
 
 
 def is_author(viewer: Viewer, post: Question | Reply) -> bool:

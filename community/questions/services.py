@@ -185,6 +185,22 @@ def publish_held_posts(author: User) -> int:
     return len(held_questions) + len(held_replies)
 
 
+def publish_own_held_post(actor: User, post: Question | Reply) -> None:
+    """A verified author publishes a post still held from before their address was confirmed
+    (held posts are not published automatically after a password reset: see accounts)."""
+    if not permissions.is_author(actor, post) or not actor.is_verified or not actor.is_active:
+        raise NotAllowed("Only its author, with a confirmed address, can publish this.")
+    if post.published_at is not None or post.hidden_at is not None or post.deleted_at is not None:
+        raise Conflict("This is not waiting to be published.")
+    if isinstance(post, Question):
+        _publish_question(post)
+        return
+    question = db.session.get(Question, post.question_id)
+    if question.published_at is None or question.deleted_at is not None:
+        raise Conflict("Its question is not public.")
+    _publish_reply(post, question)
+
+
 def _publish_question(question: Question) -> None:
     now = utcnow()
     question.published_at = now
@@ -236,6 +252,22 @@ def delete_question(actor: User, question: Question) -> None:
         raise NotAllowed("You can only delete your own questions.")
     question.deleted_at = utcnow()
     db.session.flush()
+    signals.question_deleted.send(current_app._get_current_object(), question=question, actor=actor)
+
+
+def hide_question(actor: User, question: Question, reason: str) -> None:
+    """Hide a question from everyone but moderators (``reason`` "spam" for spam). For the
+    moderation feature; announced with ``question_hidden``."""
+    if not permissions.is_staff(actor):
+        raise NotAllowed("Only moderators can hide questions.")
+    if question.hidden_at is not None or question.deleted_at is not None:
+        return
+    question.hidden_at = utcnow()
+    question.hidden_reason = reason[:500]
+    db.session.flush()
+    signals.question_hidden.send(
+        current_app._get_current_object(), question=question, actor=actor, reason=reason
+    )
 
 
 def delete_reply(actor: User, reply: Reply) -> None:
@@ -245,10 +277,15 @@ def delete_reply(actor: User, reply: Reply) -> None:
     reply.deleted_at = utcnow()
     if reply.published_at is not None and reply.hidden_at is None:
         question.reply_count = Question.reply_count - 1
-    if question.accepted_reply_id == reply.id:
+    withdrawn = question.accepted_reply_id == reply.id
+    if withdrawn:
         question.accepted_reply_id = None
     db.session.flush()
     _refresh_status(question)
+    if withdrawn:
+        signals.answer_withdrawn.send(
+            current_app._get_current_object(), question=question, reply=reply, actor=actor
+        )
 
 
 def accept_answer(actor: User, question: Question, reply: Reply) -> None:

@@ -128,7 +128,7 @@ def ask() -> Response | tuple[str, int] | str:
         else:
             drafts.forget_if_posted(form.submission_key.data)
             db.session.commit()
-            flash("Your question is posted.", "success")
+            flash(drafts.posted_message("question", question), "success")
             return redirect(url_for("questions.show", question_id=question.id, slug=question.slug))
     return render_template("questions/ask.html", form=form, page_url=page_url or None), INVALID
 
@@ -156,7 +156,7 @@ def reply(question_id: int):
         return show(question_id, question.slug, reply_form=form)
     drafts.forget_if_posted(form.submission_key.data)
     db.session.commit()
-    flash("Your reply is posted.", "success")
+    flash(drafts.posted_message("reply", new_reply), "success")
     return redirect(
         url_for("questions.show", question_id=question.id, slug=question.slug)
         + f"#reply-{new_reply.id}"
@@ -253,6 +253,27 @@ def withdraw(question_id: int) -> Response:
     _run(services.withdraw_answer, current_user, question)
     flash("The accepted answer is withdrawn.", "info")
     return redirect(url_for("questions.show", question_id=question.id, slug=question.slug))
+
+
+@bp.post("/questions/<int:question_id>/publish")
+@login_required
+def publish_question(question_id: int) -> Response:
+    question = _question_or_404(question_id)
+    _run(services.publish_own_held_post, current_user, question)
+    flash("Your question is published.", "success")
+    return redirect(url_for("questions.show", question_id=question.id, slug=question.slug))
+
+
+@bp.post("/replies/<int:reply_id>/publish")
+@login_required
+def publish_reply(reply_id: int) -> Response:
+    reply_ = queries.reply_for_update(reply_id, current_user)
+    if reply_ is None:
+        abort(404)
+    _require_action_form()
+    _run(services.publish_own_held_post, current_user, reply_)
+    flash("Your reply is published.", "success")
+    return redirect(_reply_url(reply_.question, reply_.id))
 
 
 @bp.get("/draft")

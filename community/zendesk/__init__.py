@@ -1,0 +1,37 @@
+"""The Zendesk mirror: a ticket per question, its status following the thread, and a webhook
+that brings the ticket's status, priority and assignee back."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_login import current_user
+
+from community import signals
+from community.config import ConfigError
+
+CREDENTIALS = ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_TOKEN")
+
+
+def init_app(app: Flask) -> None:
+    from community.zendesk import cli, handlers, models, services, views  # noqa: F401
+
+    set_ = [key for key in CREDENTIALS if app.config.get(key)]
+    if set_ and len(set_) != len(CREDENTIALS):
+        missing = ", ".join(k for k in CREDENTIALS if k not in set_)
+        raise ConfigError(f"Zendesk is half configured: set {missing} too (or none of them).")
+    if float(app.config["ZENDESK_TIMEOUT"]) <= 0:
+        raise ConfigError("ZENDESK_TIMEOUT must be a positive number of seconds.")
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(cli.bp)
+    signals.question_published.connect(handlers.on_question_published, app)
+    signals.reply_published.connect(handlers.on_reply_published, app)
+    signals.answer_accepted.connect(handlers.on_answer_accepted, app)
+    signals.answer_withdrawn.connect(handlers.on_answer_withdrawn, app)
+    signals.question_deleted.connect(handlers.on_question_deleted, app)
+    signals.question_hidden.connect(handlers.on_question_hidden, app)
+
+    def zendesk_panel(question_id: int) -> services.Panel | None:
+        return services.panel_for(current_user, question_id)
+
+    app.jinja_env.globals["zendesk_panel"] = zendesk_panel
