@@ -11,6 +11,22 @@ def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
+def _new_password(label: str = "New password") -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[
+            InputRequired("Choose a password."),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=MAX_PASSWORD_LENGTH,
+                message=f"Use between {MIN_PASSWORD_LENGTH} and {MAX_PASSWORD_LENGTH} characters.",
+            ),
+        ],
+        render_kw={"autocomplete": "new-password"},
+        description=f"At least {MIN_PASSWORD_LENGTH} characters. A passphrase is best.",
+    )
+
+
 class SignUpForm(FlaskForm):
     name = StringField(
         "Your name",
@@ -28,19 +44,7 @@ class SignUpForm(FlaskForm):
         ],
         render_kw={"autocomplete": "email"},
     )
-    password = PasswordField(
-        "Password",
-        validators=[
-            InputRequired("Choose a password."),
-            Length(
-                min=MIN_PASSWORD_LENGTH,
-                max=MAX_PASSWORD_LENGTH,
-                message=f"Use between {MIN_PASSWORD_LENGTH} and {MAX_PASSWORD_LENGTH} characters.",
-            ),
-        ],
-        render_kw={"autocomplete": "new-password"},
-        description=f"At least {MIN_PASSWORD_LENGTH} characters. A passphrase is best.",
-    )
+    password = _new_password("Password")
     next = HiddenField()
 
 
@@ -62,22 +66,6 @@ class SignInForm(FlaskForm):
 
 class SignOutForm(FlaskForm):
     pass
-
-
-def _new_password(label: str = "New password") -> PasswordField:
-    return PasswordField(
-        label,
-        validators=[
-            InputRequired("Choose a password."),
-            Length(
-                min=MIN_PASSWORD_LENGTH,
-                max=MAX_PASSWORD_LENGTH,
-                message=f"Use between {MIN_PASSWORD_LENGTH} and {MAX_PASSWORD_LENGTH} characters.",
-            ),
-        ],
-        render_kw={"autocomplete": "new-password"},
-        description=f"At least {MIN_PASSWORD_LENGTH} characters. A passphrase is best.",
-    )
 
 
 def _current_password() -> PasswordField:
