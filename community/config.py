@@ -89,6 +89,8 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_BACKOFF_MAX_SECONDS": 3600,
     "JOBS_POLL_INTERVAL": 1.0,
     "PERMANENT_SESSION_LIFETIME": timedelta(days=14),
+    # A signed-in browser unused this long is signed out (remember-me included).
+    "SESSION_IDLE_DAYS": 14,
     "REMEMBER_COOKIE_DURATION": timedelta(days=30),
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

@@ -602,3 +602,60 @@ def test_passwords_are_stored_hashed(app, make):
     user_id = make.user(password=PASSWORD)
     stored = make.get(User, user_id).password_hash
     assert PASSWORD not in stored and stored.startswith(("scrypt:", "pbkdf2:"))
+
+
+# -- sessions -------------------------------------------------------------------------------------
+
+
+def test_a_copied_session_cookie_dies_when_its_browser_signs_out(app, client, make, auth):
+    """Flask's session is a signed cookie; the session row is what makes signing out real."""
+    make.user(email="grace@example.com")
+    auth.login("grace@example.com", remember="y")
+    stolen = {c.key: c.value for c in client._cookies.values()}
+    auth.logout()
+    thief = app.test_client()
+    for name, value in stolen.items():
+        thief.set_cookie(name, value)
+    assert not _signed_in(thief)
+
+
+def test_devices_are_listed_and_one_can_be_signed_out(app, client, make, auth):
+    make.user(email="grace@example.com")
+    auth.login("grace@example.com")
+    laptop = app.test_client()
+    laptop.post(
+        "/login",
+        data={"email": "grace@example.com", "password": PASSWORD},
+        headers={"User-Agent": "Laptop Browser 1.0"},
+    )
+    page = _text(client.get("/settings/account"))
+    assert "Laptop Browser 1.0" in page and "This device" in page
+    from community.accounts.models import UserSession
+
+    with app.app_context():
+        laptop_row = db.session.scalar(
+            sa.select(UserSession.id).where(UserSession.user_agent == "Laptop Browser 1.0")
+        )
+    assert client.post(f"/settings/account/sessions/{laptop_row}/end").status_code == 302
+    assert not _signed_in(laptop) and _signed_in(client)
+
+    other = make.user(email="bob@example.com")
+    auth.logout()
+    auth.login_as(other)
+    assert client.post(f"/settings/account/sessions/{laptop_row}/end").status_code == 404
+
+
+def test_an_idle_session_is_signed_out(app, client, make, auth):
+    from datetime import timedelta
+
+    from community.accounts.models import UserSession
+    from community.db import utcnow
+
+    make.user(email="grace@example.com")
+    auth.login("grace@example.com", remember="y")
+    assert _signed_in(client)
+    idle = utcnow() - timedelta(days=app.config["SESSION_IDLE_DAYS"], minutes=1)
+    with app.app_context():
+        db.session.execute(sa.update(UserSession).values(last_seen_at=idle))
+        db.session.commit()
+    assert not _signed_in(client)

@@ -26,7 +26,7 @@ from werkzeug.security import check_password_hash
 
 from community.accounts import emails as account_emails
 from community.accounts import tokens, twofactor
-from community.accounts.models import Role, User
+from community.accounts.models import Role, User, UserSession
 from community.extensions import csrf, db
 from community.jobs.models import Job
 from community.notifications import services as notification_services
@@ -161,6 +161,7 @@ class World:
     admin: int
     unsubscribe_token: str  # A's token for their own question
     team: int
+    other_session: int  # A signed in on another device
     unverified: int  # signed up, never confirmed
     verify_token: str  # the unverified person's confirmation link
     reset_token: str  # A's password reset link
@@ -210,8 +211,10 @@ def world(make) -> World:
         )
         team = Team(name="Replay", slug="replay")
         db.session.add(team)
+        other_session = UserSession(user_id=author, token_hash="0" * 64, user_agent="Phone")
+        db.session.add(other_session)
         db.session.commit()
-        team_id = team.id
+        team_id, other_session_id = team.id, other_session.id
     two_factor_user = person("tess@example.com")
     with make.app.app_context():
         tess = db.session.get(User, two_factor_user)
@@ -247,6 +250,7 @@ def world(make) -> World:
         admin=admin,
         unsubscribe_token=unsubscribe_token,
         team=team_id,
+        other_session=other_session_id,
         unverified=unverified,
         verify_token=verify_token,
         reset_token=reset_token,
@@ -350,7 +354,7 @@ POST_CASES: dict[str, PostCase] = {
     "accounts.sign_in": PostCase(  # records last_sign_in_at
         lambda w: {"email": w.emails[w.author], "password": PASSWORD}
     ),
-    "accounts.sign_out": PostCase(lambda w: {}, changes_db=False),
+    "accounts.sign_out": PostCase(lambda w: {}),  # revokes this browser's session row
     "accounts.verify": PostCase(lambda w: {"password": PASSWORD}, ids={"token": "verify_token"}),
     # A is verified already: nothing to send, but the route answers.
     "accounts.resend_verification": PostCase(lambda w: {}, changes_db=False),
@@ -370,6 +374,7 @@ POST_CASES: dict[str, PostCase] = {
     ),
     "accounts.confirm_email_change": PostCase(lambda w: {}, ids={"token": "email_change_token"}),
     "accounts.sign_out_everywhere": PostCase(lambda w: {}),
+    "accounts.end_other_session": PostCase(lambda w: {}, ids={"session_id": "other_session"}),
     "accounts.delete_account": PostCase(lambda w: {"delete-confirmation": PASSWORD}),
     "accounts.change_role": PostCase(
         lambda w: {f"user-{w.other}-role": "moderator", f"user-{w.other}-team_id": "0"},
@@ -423,6 +428,21 @@ POST_CASES: dict[str, PostCase] = {
         lambda w: {}, ids={"provider": "provider"}, changes_db=False, status=404
     ),
     "oauth.unlink": PostCase(lambda w: {}, ids={"identity_id": "identity"}),
+    # Moderation controls act on A's open question; undoing what was never done changes nothing.
+    "moderation.pin": PostCase(lambda w: {}, actor="moderator"),
+    "moderation.unpin": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
+    "moderation.lock": PostCase(lambda w: {}, actor="moderator"),
+    "moderation.unlock": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
+    "moderation.hide": PostCase(lambda w: {"reason": "spam"}, actor="moderator"),
+    "moderation.unhide": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
+    "moderation.delete": PostCase(lambda w: {}, actor="moderator"),
+    "moderation.undelete": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
+    "moderation.resolve": PostCase(lambda w: {}, actor="moderator"),
+    # The resolved question has an accepted answer: refused with a message, nothing changes.
+    "moderation.unresolve": PostCase(
+        lambda w: {}, ids={"question_id": "resolved_question"}, changes_db=False, actor="moderator"
+    ),
+    "moderation.move": PostCase(lambda w: {"topic_id": "0"}, changes_db=False, actor="moderator"),
 }
 DEFAULT_IDS = {"question_id": "question", "reply_id": "own_reply", "token": "unsubscribe_token"}
 
@@ -552,6 +572,8 @@ GET_QUERY = {
     "questions.ask": "?url=https%3A%2F%2Fdocs.example.com%2Fdocs%2Fnever-seen&title=New",
     "accounts.sign_in": "?next=%2Fquestions",
     "accounts.sign_up": "?next=%2Fquestions",
+    "moderation.queue": "?queue=waiting&team=replay&page=https%3A%2F%2Fdocs.example.com%2F%25_",
+    "moderation.audit_log": "?action=question.pin&target_type=question&target_id=1",
 }
 
 
@@ -564,6 +586,7 @@ def get_urls(app: Flask, world: World) -> Iterator[tuple[str, str]]:
         "slug": [slugify(world.subject)],
         "token": [world.unsubscribe_token],
         "user_id": [world.other],
+        "session_id": [world.other_session],
         "provider": ["github"],
         "filename": ["css/app.css"],
     }

@@ -62,8 +62,12 @@ class User(UserMixin, CreatedAtMixin, db.Model):
     # Loaded with the author on thread pages (joined, one query), never lazily.
     team: Mapped[Team | None] = relationship(lazy="raise_on_sql")
 
+    # The token of the browser session this object was loaded for (set at sign-in and by the
+    # session loader); part of the id Flask-Login keeps in the cookie.
+    session_token = None  # not a column: str | None
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        return f"{self.id}:{self.session_version}:{self.session_token or ''}"
 
     @property
     def is_active(self) -> bool:
@@ -135,3 +139,19 @@ class RecoveryCode(CreatedAtMixin, db.Model):
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     code_hash: Mapped[str] = mapped_column(sa.String(255))
     used_at: Mapped[datetime | None]
+
+
+class UserSession(CreatedAtMixin, db.Model):
+    """One signed-in browser. The cookie holds a random token whose hash is stored here, so a
+    session can be listed, ended on its own, and is dead the moment it is signed out, even if
+    someone kept a copy of the cookie."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    user_agent: Mapped[str] = mapped_column(sa.String(300), default="")
+    ip_address: Mapped[str] = mapped_column(sa.String(64), default="")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import secrets
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -12,7 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from community import signals
 from community.accounts import emails as account_emails
 from community.accounts import tokens
-from community.accounts.models import Identity, RecoveryCode, Role, User
+from community.accounts.models import Identity, RecoveryCode, Role, User, UserSession
 from community.db import utcnow
 from community.errors import Conflict, DomainError, NotAllowed
 from community.extensions import db
@@ -112,20 +115,121 @@ def _hash(password: str) -> str:
 
 
 def end_all_sessions(user: User) -> None:
+    """Sign the user out everywhere: every session row is revoked and the version bumped (which
+    also voids remember-me cookies and emailed links made before)."""
+    db.session.execute(
+        sa.update(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
     user.session_version = User.session_version + 1
     db.session.flush()
     db.session.refresh(user, ["session_version"])
 
 
+def session_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_session(user: User, *, user_agent: str, ip_address: str) -> str:
+    """Record a new signed-in browser; returns the token its cookie will carry."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        UserSession(
+            user_id=user.id,
+            token_hash=session_token_hash(token),
+            user_agent=user_agent[:300],
+            ip_address=ip_address[:64],
+        )
+    )
+    db.session.flush()
+    user.session_token = token
+    return token
+
+
+def end_session_by_token(user_id: int, token: str | None) -> None:
+    if not token:
+        return
+    db.session.execute(
+        sa.update(UserSession)
+        .where(
+            UserSession.user_id == user_id,
+            UserSession.token_hash == session_token_hash(token),
+            UserSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+
+
+def end_session_by_id(user: User, session_id: int) -> bool:
+    """End one of the user's own sessions (from the list in settings)."""
+    result = db.session.execute(
+        sa.update(UserSession)
+        .where(
+            UserSession.id == session_id,
+            UserSession.user_id == user.id,
+            UserSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+    return result.rowcount == 1
+
+
+def active_sessions(user: User) -> list[UserSession]:
+    oldest = utcnow() - timedelta(days=current_app.config["SESSION_IDLE_DAYS"])
+    return list(
+        db.session.scalars(
+            sa.select(UserSession)
+            .where(
+                UserSession.user_id == user.id,
+                UserSession.revoked_at.is_(None),
+                UserSession.last_seen_at >= oldest,
+            )
+            .order_by(UserSession.last_seen_at.desc())
+        )
+    )
+
+
 def load_user_for_session(session_id: str) -> User | None:
-    """Flask-Login's loader: the id carries the session version, so old cookies stop working."""
-    user_id, _, version = session_id.partition(":")
-    if not user_id.isdigit() or not version.isdigit():
+    """Flask-Login's loader. The id is "<user>:<session version>:<session token>": the version
+    ends every session at once, the token names this browser's row, which must be neither
+    revoked nor idle too long. One query."""
+    user_id, version, token = [*session_id.split(":"), "", ""][:3]
+    if not user_id.isdigit() or not version.isdigit() or not token:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or user.session_version != int(version) or not user.is_active:
+    found = db.session.execute(
+        sa.select(User, UserSession)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(User.id == int(user_id), UserSession.token_hash == session_token_hash(token))
+    ).first()
+    if found is None:
         return None
+    user, row = found
+    now = utcnow()
+    idle_limit = timedelta(days=current_app.config["SESSION_IDLE_DAYS"])
+    if (
+        user.session_version != int(version)
+        or not user.is_active
+        or row.revoked_at is not None
+        or now - row.last_seen_at > idle_limit
+    ):
+        return None
+    if now - row.last_seen_at > LAST_SEEN_RESOLUTION:
+        _touch(row.id, now)
+    user.session_token = token
     return user
+
+
+LAST_SEEN_RESOLUTION = timedelta(minutes=5)
+
+
+def _touch(session_row_id: int, now: datetime) -> None:
+    """Note the session is in use, in its own short transaction (a GET must not turn the
+    request's transaction into a writer)."""
+    with db.engine.begin() as connection:
+        connection.execute(
+            sa.update(UserSession).where(UserSession.id == session_row_id).values(last_seen_at=now)
+        )
 
 
 # -- sign-up, verification, reset: the same answer whether or not an account exists ------------

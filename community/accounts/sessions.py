@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import abort, current_app, redirect, session, url_for
+from flask import abort, current_app, redirect, request, session, url_for
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -53,6 +53,7 @@ def start_session(
         return redirect(url_for("twofactor.challenge"))
     session.pop(PENDING_SECOND_FACTOR, None)
     session.pop("csrf_token", None)  # a new token for the new identity
+    _open(user)
     login_user(user, remember=remember)
     user.last_sign_in_at = utcnow()
     session[SIGNED_IN_AT] = {"user": user.get_id(), "at": time.time()}
@@ -89,7 +90,33 @@ def signed_in_recently() -> bool:
     return time.time() - float(stamp.get("at", 0)) <= REAUTH_WINDOW_SECONDS
 
 
+def continue_session(user: User) -> None:
+    """After a change that ended every session (password, two-factor on), keep this browser
+    signed in under a new session."""
+    _open(user)
+    login_user(user)
+    session[SIGNED_IN_AT] = {"user": user.get_id(), "at": time.time()}
+
+
+def _open(user: User) -> None:
+    from community.accounts import services
+
+    services.open_session(
+        user,
+        user_agent=request.user_agent.string or "",
+        ip_address=request.remote_addr or "",
+    )
+
+
 def end_session() -> None:
+    """Sign this browser out; its session row is revoked, so a copied cookie dies with it.
+    The caller commits."""
+    from flask_login import current_user
+
+    from community.accounts import services
+
+    if current_user.is_authenticated:
+        services.end_session_by_token(current_user.id, current_user.session_token)
     logout_user()
     session.pop("csrf_token", None)
     session.pop(PENDING_SECOND_FACTOR, None)

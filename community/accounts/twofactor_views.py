@@ -17,7 +17,7 @@ from flask import (
     url_for,
 )
 from flask_limiter.util import get_remote_address
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
@@ -26,6 +26,7 @@ from community.accounts.access import admin_required
 from community.accounts.models import User
 from community.accounts.sessions import (
     PENDING_SECOND_FACTOR,
+    continue_session,
     pending_second_factor,
     start_session,
 )
@@ -108,7 +109,8 @@ def settings() -> Response:
             codes = twofactor.confirm_enrolment(current_user, form.code.data)
             db.session.commit()
             # Other sessions ended; this one proved the code just now and continues.
-            login_user(current_user._get_current_object())
+            continue_session(current_user._get_current_object())
+            db.session.commit()
             flash("Two-factor authentication is on. Other devices are signed out.", "success")
             return _recovery_codes_page(codes, next_url)
         if action == "regenerate":

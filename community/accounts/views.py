@@ -12,7 +12,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
@@ -31,7 +31,12 @@ from community.accounts.forms import (
     SignUpForm,
 )
 from community.accounts.models import Role, User
-from community.accounts.sessions import end_session, signed_in_recently, start_session
+from community.accounts.sessions import (
+    continue_session,
+    end_session,
+    signed_in_recently,
+    start_session,
+)
 from community.errors import DomainError
 from community.extensions import db, limiter
 from community.questions.models import Team
@@ -135,6 +140,7 @@ def sign_in() -> Response | tuple[str, int] | str:
 def sign_out() -> Response:
     if SignOutForm().validate_on_submit():
         end_session()
+        db.session.commit()
         flash("You are signed out.", "info")
     return redirect(url_for("questions.index"))
 
@@ -239,7 +245,12 @@ def _settings_forms() -> dict:
 
 
 def _settings_page(status: int = 200, **forms) -> tuple[str, int]:
-    context = {**_settings_forms(), **forms}
+    context = {
+        **_settings_forms(),
+        **forms,
+        "sessions": services.active_sessions(current_user),
+        "this_session": services.session_token_hash(current_user.session_token or ""),
+    }
     return render_template("accounts/settings.html", **context), status
 
 
@@ -285,8 +296,9 @@ def change_password() -> Response | tuple[str, int]:
             form.new_password.errors = [str(error)]
         else:
             db.session.commit()
-            # Every other session ended with the change; this one continues under the new version.
-            login_user(current_user._get_current_object())
+            # Every other session ended with the change; this one continues as a new session.
+            continue_session(current_user._get_current_object())
+            db.session.commit()
             flash("Your password is changed. Other devices are signed out.", "success")
             return redirect(url_for("accounts.settings"))
     return _settings_page(INVALID, password_form=form)
@@ -334,6 +346,18 @@ def confirm_email_change(token: str) -> Response:
     db.session.commit()
     flash("Your email address is changed.", "success")
     return redirect(url_for("accounts.settings"))
+
+
+@bp.post("/settings/account/sessions/<int:session_id>/end")
+@login_required
+def end_other_session(session_id: int) -> Response:
+    if not SignOutForm().validate_on_submit():
+        abort(400)
+    if not services.end_session_by_id(current_user, session_id):
+        abort(404)
+    db.session.commit()
+    flash("That device is signed out.", "info")
+    return redirect(url_for("accounts.settings") + "#sessions-heading")
 
 
 @bp.post("/settings/account/sign-out-everywhere")

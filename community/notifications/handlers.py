@@ -42,7 +42,7 @@ def _unsubscribe_headers(user: User, question: Question) -> tuple[str, dict[str,
 # -- a reply was published: one email per follower -----------------------------------------------
 
 
-@handler(NOTIFY_REPLY)
+@handler(NOTIFY_REPLY, writes=True)
 def notify_reply(payload: dict[str, Any]) -> None:
     reply = db.session.get(Reply, payload["reply_id"])
     if reply is None or not reply.is_public:

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional
+
+from community.moderation.services import HIDE_REASONS, MAX_REASON_LENGTH
+from community.questions.models import Topic
+
+
+class HideForm(FlaskForm):
+    reason = SelectField(
+        "Reason",
+        choices=[SelectChoice(r, r.replace("-", " ").capitalize()) for r in HIDE_REASONS],
+        validators=[InputRequired()],
+        validate_choice=True,
+    )
+    details = StringField("Details", validators=[Optional(), Length(max=MAX_REASON_LENGTH)])
+
+
+class MoveForm(FlaskForm):
+    topic_id = SelectField("Topic", coerce=int, validators=[Optional()], validate_choice=True)
+
+
+def move_form(topics: list[Topic], **kwargs: object) -> MoveForm:
+    form = MoveForm(**kwargs)
+    form.topic_id.choices = [SelectChoice(0, "No topic")] + [
+        SelectChoice(t.id, t.name) for t in topics
+    ]
+    return form

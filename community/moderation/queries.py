@@ -1,0 +1,288 @@
+"""What the moderation pages show: the queues and the audit log, each in a fixed number of queries.
+
+Queues are ordered by the Zendesk priority the mirror last saw (urgent, high, normal, low, then
+none: no mirror row, or the mirror off) and then by age, oldest first. They page by offset with a
+cap: a queue is worked from the top, and nobody reads its thousandth page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased, joinedload
+
+from community.accounts.models import STAFF_ROLES, User
+from community.extensions import db
+from community.moderation.models import AuditEvent
+from community.questions.models import Page, Question, QuestionStatus, Reply, Team, Topic
+from community.zendesk import services as zendesk_services
+from community.zendesk.models import ZendeskTicket
+
+PER_PAGE = 25
+MAX_PAGE = 40  # offset pagination stops here: PER_PAGE * MAX_PAGE rows per queue at most
+AUDIT_PER_PAGE = 50
+MAX_PREFIX_LENGTH = 2000
+
+
+class Queue(StrEnum):
+    FIRST_RESPONSE = "first-response"
+    WAITING = "waiting"
+    UNRESOLVED = "unresolved"
+    PENDING = "pending"
+    REMOVED = "removed"
+
+    @property
+    def title(self) -> str:
+        return QUEUE_TITLES[self]
+
+
+QUEUE_TITLES = {
+    Queue.FIRST_RESPONSE: "Needs first response",
+    Queue.WAITING: "Waiting on us",
+    Queue.UNRESOLVED: "Unresolved",
+    Queue.PENDING: "Pending",
+    Queue.REMOVED: "Hidden and deleted",
+}
+
+# Lower sorts first; questions without a (known) priority come last.
+PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+NO_PRIORITY_RANK = 4
+
+
+@dataclass
+class QueueFilters:
+    team: Team | None = None
+    topic: Topic | None = None
+    page_prefix: str = ""
+
+    def as_args(self) -> dict[str, str]:
+        args = {
+            "team": self.team.slug if self.team else "",
+            "topic": self.topic.slug if self.topic else "",
+            "page": self.page_prefix,
+        }
+        return {k: v for k, v in args.items() if v}
+
+
+@dataclass
+class QueueRow:
+    question: Question
+    ticket: ZendeskTicket | None
+    first_staff_reply_at: datetime | None
+
+    @property
+    def time_to_first_response(self):
+        start = self.question.published_at or self.question.created_at
+        if self.first_staff_reply_at is None:
+            return None
+        return self.first_staff_reply_at - start
+
+
+@dataclass
+class QueuePage:
+    queue: Queue
+    rows: list[QueueRow]
+    page: int
+    has_next: bool
+    filters: QueueFilters = field(default_factory=QueueFilters)
+
+
+# -- the conditions -----------------------------------------------------------------------------
+
+
+def _public_reply(reply: type[Reply]) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        reply.published_at.is_not(None), reply.hidden_at.is_(None), reply.deleted_at.is_(None)
+    )
+
+
+def _is_staff(user: type[User]) -> sa.ColumnElement[bool]:
+    return user.role.in_([r.value for r in STAFF_ROLES])
+
+
+def _staff_replies(*extra: sa.ColumnElement[bool]) -> sa.Select:
+    reply, author = aliased(Reply), aliased(User)
+    return (
+        sa.select(reply.published_at)
+        .join(author, author.id == reply.author_id)
+        .where(reply.question_id == Question.id, _public_reply(reply), _is_staff(author), *extra)
+    )
+
+
+def _first_staff_reply_at() -> sa.ScalarSelect:
+    reply, author = aliased(Reply), aliased(User)
+    return (
+        sa.select(sa.func.min(reply.published_at))
+        .join(author, author.id == reply.author_id)
+        .where(reply.question_id == Question.id, _public_reply(reply), _is_staff(author))
+        .correlate(Question)
+        .scalar_subquery()
+    )
+
+
+def _waiting_on_staff() -> sa.ColumnElement[bool]:
+    """Staff replied before, and a non-staff reply (the asker's or another member's) came after
+    the latest staff reply."""
+    staff_reply, staff_author = aliased(Reply), aliased(User)
+    last_staff_reply_at = (
+        sa.select(sa.func.max(staff_reply.published_at))
+        .join(staff_author, staff_author.id == staff_reply.author_id)
+        .where(
+            staff_reply.question_id == Question.id,
+            _public_reply(staff_reply),
+            _is_staff(staff_author),
+        )
+        .correlate(Question)
+        .scalar_subquery()
+    )
+    reply, author = aliased(Reply), aliased(User)
+    later_member_reply = (
+        sa.select(reply.id)
+        .join(author, author.id == reply.author_id)
+        .where(
+            reply.question_id == Question.id,
+            _public_reply(reply),
+            sa.not_(_is_staff(author)),
+            reply.published_at > last_staff_reply_at,
+        )
+        .correlate(Question)
+    )
+    return sa.exists(later_member_reply)
+
+
+def _public_question() -> sa.ColumnElement[bool]:
+    return sa.and_(
+        Question.published_at.is_not(None),
+        Question.hidden_at.is_(None),
+        Question.deleted_at.is_(None),
+    )
+
+
+def queue_condition(queue: Queue) -> sa.ColumnElement[bool]:
+    """Which questions belong to ``queue``. Resolved questions wait on nobody."""
+    not_resolved = Question.status != QuestionStatus.RESOLVED.value
+    if queue is Queue.FIRST_RESPONSE:
+        no_staff_reply = ~sa.exists(_staff_replies().correlate(Question))
+        return sa.and_(_public_question(), not_resolved, no_staff_reply)
+    if queue is Queue.WAITING:
+        return sa.and_(_public_question(), not_resolved, _waiting_on_staff())
+    if queue is Queue.UNRESOLVED:
+        return sa.and_(
+            _public_question(),
+            Question.status == QuestionStatus.ANSWERED.value,
+            Question.accepted_reply_id.is_(None),
+        )
+    if queue is Queue.PENDING:
+        return sa.and_(
+            Question.published_at.is_(None),
+            Question.hidden_at.is_(None),
+            Question.deleted_at.is_(None),
+        )
+    return sa.or_(Question.hidden_at.is_not(None), Question.deleted_at.is_not(None))
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# -- the queue page -----------------------------------------------------------------------------
+
+
+def queue_page(queue: Queue, filters: QueueFilters, page: int = 1) -> QueuePage:
+    """One page of ``queue``: the questions with asker, topic and team, page, mirror row and
+    first staff reply, in one query."""
+    page = min(max(page, 1), MAX_PAGE)
+    mirror_on = zendesk_services.enabled()
+    if mirror_on:
+        ranks = sa.case(PRIORITY_RANK, value=ZendeskTicket.priority, else_=NO_PRIORITY_RANK)
+        query = sa.select(Question, ZendeskTicket, _first_staff_reply_at()).outerjoin(
+            ZendeskTicket, ZendeskTicket.question_id == Question.id
+        )
+    else:
+        ranks = sa.literal(NO_PRIORITY_RANK)
+        query = sa.select(Question, sa.null(), _first_staff_reply_at())
+    query = query.where(queue_condition(queue)).options(
+        joinedload(Question.author),
+        joinedload(Question.topic).joinedload(Topic.team),
+        joinedload(Question.origin_page),
+    )
+    if filters.topic is not None:
+        query = query.where(Question.topic_id == filters.topic.id)
+    if filters.team is not None:
+        query = query.where(
+            Question.topic_id.in_(sa.select(Topic.id).where(Topic.team_id == filters.team.id))
+        )
+    if filters.page_prefix:
+        pattern = escape_like(filters.page_prefix) + "%"
+        query = query.where(
+            Question.origin_page_id.in_(
+                sa.select(Page.id).where(Page.url.like(pattern, escape="\\"))
+            )
+        )
+    if mirror_on:
+        query = query.order_by(ranks)
+    query = query.order_by(Question.created_at.asc(), Question.id.asc())
+    result = db.session.execute(query.limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE))
+    rows = [QueueRow(question, ticket, first) for question, ticket, first in result.unique()]
+    has_next = len(rows) > PER_PAGE and page < MAX_PAGE
+    return QueuePage(queue, rows[:PER_PAGE], page, has_next, filters)
+
+
+def filter_choices() -> tuple[list[Team], list[Topic]]:
+    """Teams and topics for the filter menus (one query: topics with their teams)."""
+    topics = list(
+        db.session.scalars(
+            sa.select(Topic).options(joinedload(Topic.team)).order_by(Topic.name, Topic.id)
+        ).unique()
+    )
+    teams = sorted({topic.team.id: topic.team for topic in topics}.values(), key=lambda t: t.name)
+    return teams, topics
+
+
+def question_for_moderation(question_id: int) -> Question | None:
+    return db.session.get(Question, question_id)
+
+
+def topic(topic_id: int) -> Topic | None:
+    return db.session.get(Topic, topic_id)
+
+
+# -- the audit log ------------------------------------------------------------------------------
+
+
+@dataclass
+class AuditPage:
+    events: list[AuditEvent]
+    actors: dict[int, User]
+    page: int
+    has_next: bool
+
+
+def audit_page(
+    *,
+    action: str = "",
+    target_type: str = "",
+    target_id: int | None = None,
+    page: int = 1,
+) -> AuditPage:
+    """Newest first, filtered by action and target; the actors in a second query."""
+    page = min(max(page, 1), MAX_PAGE)
+    query = sa.select(AuditEvent)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if target_type:
+        query = query.where(AuditEvent.target_type == target_type)
+    if target_id is not None:
+        query = query.where(AuditEvent.target_id == target_id)
+    query = query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+    events = list(
+        db.session.scalars(query.limit(AUDIT_PER_PAGE + 1).offset((page - 1) * AUDIT_PER_PAGE))
+    )
+    has_next = len(events) > AUDIT_PER_PAGE and page < MAX_PAGE
+    events = events[:AUDIT_PER_PAGE]
+    actor_ids = {e.actor_id for e in events if e.actor_id is not None}
+    actors = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(actor_ids)))}
+    return AuditPage(events, actors, page, has_next)

@@ -1,0 +1,224 @@
+"""Moderators' thread controls. Each takes the acting user, enforces, flushes (never commits) and
+writes an audit row with the state before and after, in the transaction of the change.
+
+An action that would change nothing (pinning a pinned thread) returns False and writes no row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from community.accounts.models import User
+from community.errors import Conflict, DomainError, NotAllowed
+from community.extensions import db
+from community.moderation import audit
+from community.questions import permissions
+from community.questions import services as question_services
+from community.questions.models import Question, QuestionStatus, Reply, Topic
+
+MAX_REASON_LENGTH = 500
+HIDE_REASONS = ("spam", "off-topic", "abusive", "other")
+
+
+def _require_moderator(actor: User) -> None:
+    if not permissions.is_staff(actor):
+        raise NotAllowed("Only moderators can do that.")
+
+
+def _audit(
+    actor: User,
+    action: str,
+    question: Question,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    **extra: Any,
+) -> None:
+    audit.record(
+        action,
+        actor_id=actor.id,
+        target_type="question",
+        target_id=question.id,
+        before=before,
+        after=after,
+        **extra,
+    )
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if value is not None and hasattr(value, "isoformat") else value
+
+
+def set_pinned(actor: User, question: Question, pinned: bool) -> bool:
+    """Pin (pinned questions list first on their doc page) or unpin."""
+    _require_moderator(actor)
+    if question.pinned == pinned:
+        return False
+    before = {"pinned": question.pinned}
+    question.pinned = pinned
+    db.session.flush()
+    _audit(
+        actor, "question.pin" if pinned else "question.unpin", question, before, {"pinned": pinned}
+    )
+    return True
+
+
+def set_locked(actor: User, question: Question, locked: bool) -> bool:
+    """Lock (no more replies, except from moderators) or unlock."""
+    _require_moderator(actor)
+    if question.locked == locked:
+        return False
+    before = {"locked": question.locked}
+    question.locked = locked
+    db.session.flush()
+    _audit(
+        actor,
+        "question.lock" if locked else "question.unlock",
+        question,
+        before,
+        {"locked": locked},
+    )
+    return True
+
+
+def hide(actor: User, question: Question, reason: str, details: str = "") -> bool:
+    """Hide from everyone but moderators. ``reason`` is stored on the question ("spam" tags the
+    Zendesk ticket ``community_spam``); ``details`` go to the audit row only."""
+    _require_moderator(actor)
+    reason = " ".join((reason or "").split())[:MAX_REASON_LENGTH]
+    if not reason:
+        raise DomainError("Say why this is hidden.")
+    if question.deleted_at is not None:
+        raise Conflict("This question is deleted; restore it first.")
+    if question.hidden_at is not None:
+        return False
+    question_services.hide_question(actor, question, reason)
+    extra = {"details": details[:MAX_REASON_LENGTH]} if details else {}
+    _audit(
+        actor,
+        "question.hide",
+        question,
+        {"hidden_at": None},
+        {"hidden_at": _iso(question.hidden_at)},
+        reason=reason,
+        **extra,
+    )
+    return True
+
+
+def unhide(actor: User, question: Question) -> bool:
+    """Make a hidden question public again (if it is not deleted and was published)."""
+    _require_moderator(actor)
+    if question.hidden_at is None:
+        return False
+    before = {"hidden_at": _iso(question.hidden_at), "hidden_reason": question.hidden_reason}
+    question.hidden_at = None
+    question.hidden_reason = None
+    _recount(question)
+    _audit(actor, "question.unhide", question, before, {"hidden_at": None, "hidden_reason": None})
+    return True
+
+
+def delete(actor: User, question: Question, reason: str = "") -> bool:
+    _require_moderator(actor)
+    if question.deleted_at is not None:
+        return False
+    reason = " ".join((reason or "").split())[:MAX_REASON_LENGTH]
+    question_services.delete_question(actor, question)
+    extra = {"reason": reason} if reason else {}
+    _audit(
+        actor,
+        "question.delete",
+        question,
+        {"deleted_at": None},
+        {"deleted_at": _iso(question.deleted_at)},
+        **extra,
+    )
+    return True
+
+
+def undelete(actor: User, question: Question) -> bool:
+    _require_moderator(actor)
+    if question.deleted_at is None:
+        return False
+    before = {"deleted_at": _iso(question.deleted_at)}
+    question.deleted_at = None
+    _recount(question)
+    _audit(actor, "question.undelete", question, before, {"deleted_at": None})
+    return True
+
+
+def move(actor: User, question: Question, topic: Topic | None) -> bool:
+    """Move to another topic (None: no topic)."""
+    _require_moderator(actor)
+    topic_id = topic.id if topic is not None else None
+    if question.topic_id == topic_id:
+        return False
+    before = {"topic_id": question.topic_id}
+    question.topic_id = topic_id
+    db.session.flush()
+    _audit(actor, "question.move", question, before, {"topic_id": topic_id})
+    return True
+
+
+def mark_resolved(actor: User, question: Question) -> bool:
+    """Resolved without an accepted answer (answered elsewhere, or nothing left to do)."""
+    _require_moderator(actor)
+    if question.status == QuestionStatus.RESOLVED:
+        return False
+    before = {"status": question.status}
+    question.status = QuestionStatus.RESOLVED.value
+    db.session.flush()
+    _audit(actor, "question.resolve", question, before, {"status": question.status})
+    return True
+
+
+def mark_unresolved(actor: User, question: Question) -> bool:
+    """Undo :func:`mark_resolved`: the status follows the replies again. A question with an
+    accepted answer stays resolved until the answer is withdrawn."""
+    _require_moderator(actor)
+    if question.accepted_reply_id is not None:
+        raise Conflict("This question has an accepted answer: withdraw it instead.")
+    if question.status != QuestionStatus.RESOLVED:
+        return False
+    before = {"status": question.status}
+    question.status = _status_from_replies(question).value
+    db.session.flush()
+    _audit(actor, "question.unresolve", question, before, {"status": question.status})
+    return True
+
+
+def _status_from_replies(question: Question) -> QuestionStatus:
+    answered = db.session.scalar(
+        sa.select(
+            sa.exists().where(
+                Reply.question_id == question.id,
+                Reply.author_id != question.author_id,
+                Reply.published_at.is_not(None),
+                Reply.hidden_at.is_(None),
+                Reply.deleted_at.is_(None),
+            )
+        )
+    )
+    return QuestionStatus.ANSWERED if answered else QuestionStatus.UNANSWERED
+
+
+def _recount(question: Question) -> None:
+    """After a restore, count the public replies again and settle the status from them, so
+    whatever changed while the question was away (replies deleted, an answer withdrawn) shows."""
+    question.reply_count = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Reply)
+        .where(
+            Reply.question_id == question.id,
+            Reply.published_at.is_not(None),
+            Reply.hidden_at.is_(None),
+            Reply.deleted_at.is_(None),
+        )
+    )
+    if question.accepted_reply_id is not None:
+        question.status = QuestionStatus.RESOLVED.value
+    elif question.status != QuestionStatus.RESOLVED:  # a moderator's "resolved" stays
+        question.status = _status_from_replies(question).value
+    db.session.flush()

@@ -1,0 +1,614 @@
+"""The moderation dashboard: queues, thread controls, restore and the audit log."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from community.accounts.models import Role, User
+from community.extensions import db
+from community.moderation import queries
+from community.moderation.models import AuditEvent
+from community.questions.models import Question, Reply, Team, Topic
+from community.zendesk.models import ZendeskTicket
+
+DOC = "https://docs.example.com/docs/session-replay/setup"
+ZENDESK = {
+    "ZENDESK_SUBDOMAIN": "acme",
+    "ZENDESK_EMAIL": "bot@example.com",
+    "ZENDESK_TOKEN": "t0k3n",
+    "ZENDESK_TIMEOUT": 1,
+}
+ROW = re.compile(r'id="queue-question-(\d+)"')
+
+
+def queue_ids(client, queue: str, **args: Any) -> list[int]:
+    response = client.get("/moderation", query_string={"queue": queue, **args})
+    assert response.status_code == 200, response.status_code
+    return [int(i) for i in ROW.findall(response.get_data(as_text=True))]
+
+
+def unverified(make) -> int:
+    ident = make.user()
+    make.update(User, ident, email_verified_at=None)
+    return ident
+
+
+def audit_rows(make, question_id: int) -> list[AuditEvent]:
+    with make.app.app_context():
+        rows = db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.target_type == "question", AuditEvent.target_id == question_id)
+            .order_by(AuditEvent.id)
+        ).all()
+        for row in rows:
+            db.session.expunge(row)
+        return list(rows)
+
+
+@pytest.fixture
+def moderator(auth, make) -> int:
+    ident = make.moderator()
+    auth.login_as(ident)
+    return ident
+
+
+# -- queue membership ---------------------------------------------------------------------------
+
+
+def test_needs_first_response(client, make, moderator):
+    asker, member, staff = make.user(), make.user(), make.user(role=Role.TEAM)
+    untouched = make.question(asker)
+    member_only = make.question(asker)
+    make.reply(member_only, member)
+    own_follow_up = make.question(asker)
+    make.reply(own_follow_up, asker)
+    team_answered = make.question(asker)
+    make.reply(team_answered, staff)
+    moderator_answered = make.question(asker)
+    make.reply(moderator_answered, moderator)
+    staff_reply_deleted = make.question(asker)
+    reply = make.reply(staff_reply_deleted, staff)
+    make.update(Reply, reply, deleted_at=datetime.now(UTC))
+    staff_reply_held = make.question(asker)
+    make.update(User, staff, email_verified_at=None)
+    make.reply(staff_reply_held, staff)  # held: not a response the asker can see
+    make.update(User, staff, email_verified_at=datetime.now(UTC))
+    held = make.question(unverified(make))
+    hidden = make.question(asker)
+    make.update(Question, hidden, hidden_at=datetime.now(UTC))
+    deleted = make.question(asker)
+    make.update(Question, deleted, deleted_at=datetime.now(UTC))
+    resolved_by_member = make.question(asker)
+    make.accept(make.reply(resolved_by_member, member), asker)
+
+    ids = queue_ids(client, "first-response")
+    assert ids == [untouched, member_only, own_follow_up, staff_reply_deleted, staff_reply_held]
+    assert {team_answered, moderator_answered, held, hidden, deleted} & set(ids) == set()
+    assert queue_ids(client, "") == ids  # the default queue
+
+
+def test_waiting_on_us(client, make, moderator):
+    asker, member, staff = make.user(), make.user(), make.user(role=Role.TEAM)
+    asker_wrote_last = make.question(asker)
+    make.reply(asker_wrote_last, staff)
+    make.reply(asker_wrote_last, asker)
+    member_wrote_last = make.question(asker)
+    make.reply(member_wrote_last, moderator)
+    make.reply(member_wrote_last, member)
+    staff_wrote_last = make.question(asker)
+    make.reply(staff_wrote_last, asker)
+    make.reply(staff_wrote_last, staff)
+    never_staff = make.question(asker)
+    make.reply(never_staff, member)
+    make.reply(never_staff, asker)
+    follow_up_deleted = make.question(asker)
+    make.reply(follow_up_deleted, staff)
+    make.update(Reply, make.reply(follow_up_deleted, asker), deleted_at=datetime.now(UTC))
+    resolved = make.question(asker)
+    answer = make.reply(resolved, staff)
+    make.accept(answer, asker)
+    make.reply(resolved, asker, body="Thanks!")
+    hidden = make.question(asker)
+    make.reply(hidden, staff)
+    make.reply(hidden, asker)
+    make.update(Question, hidden, hidden_at=datetime.now(UTC))
+
+    assert queue_ids(client, "waiting") == [asker_wrote_last, member_wrote_last]
+
+
+def test_unresolved(client, make, moderator):
+    asker, member = make.user(), make.user()
+    answered = make.question(asker)
+    make.reply(answered, member)
+    unanswered = make.question(asker)
+    make.reply(unanswered, asker)
+    accepted = make.question(asker)
+    make.accept(make.reply(accepted, member), asker)
+    marked = make.question(asker)
+    make.reply(marked, member)
+    client.post(f"/moderation/questions/{marked}/resolve")
+    deleted = make.question(asker)
+    make.reply(deleted, member)
+    make.update(Question, deleted, deleted_at=datetime.now(UTC))
+
+    assert queue_ids(client, "unresolved") == [answered]
+
+
+def test_pending_lists_held_questions_only(client, make, moderator):
+    newcomer = unverified(make)
+    held = make.question(newcomer)
+    held_deleted = make.question(newcomer)
+    make.update(Question, held_deleted, deleted_at=datetime.now(UTC))
+    held_hidden = make.question(newcomer)
+    make.update(Question, held_hidden, hidden_at=datetime.now(UTC))
+    make.question(make.user())
+
+    assert queue_ids(client, "pending") == [held]
+
+
+def test_hidden_and_deleted_with_restore(client, make, moderator):
+    asker = make.user()
+    public = make.question(asker)
+    hidden = make.question(asker)
+    deleted = make.question(asker)
+    client.post(f"/moderation/questions/{hidden}/hide", data={"reason": "off-topic"})
+    client.post(f"/moderation/questions/{deleted}/delete")
+    assert queue_ids(client, "removed") == [hidden, deleted]
+    assert public not in queue_ids(client, "removed")
+
+    page = client.get("/moderation?queue=removed").get_data(as_text=True)
+    assert f"/moderation/questions/{hidden}/unhide" in page
+    assert f"/moderation/questions/{deleted}/undelete" in page
+    response = client.post(
+        f"/moderation/questions/{hidden}/unhide", data={"next": "/moderation?queue=removed"}
+    )
+    assert response.location == "/moderation?queue=removed"
+    client.post(f"/moderation/questions/{deleted}/undelete")
+    assert queue_ids(client, "removed") == []
+    assert queue_ids(client, "first-response") == [public, hidden, deleted]
+
+
+def test_unknown_queue_is_not_found(client, moderator):
+    assert client.get("/moderation?queue=flags").status_code == 404
+
+
+# -- order, details, filters, pagination --------------------------------------------------------
+
+
+def _set_priority(make, question_id: int, priority: str | None, **more: Any) -> None:
+    with make.app.app_context():
+        db.session.execute(
+            sa.update(ZendeskTicket)
+            .where(ZendeskTicket.question_id == question_id)
+            .values(priority=priority, **more)
+        )
+        db.session.commit()
+
+
+@pytest.mark.parametrize("app_config", [ZENDESK])
+def test_queues_order_by_zendesk_priority_then_age(client, make, moderator):
+    asker = make.user()
+    low, high_old, no_row, normal, none, high_new, urgent = (make.question(asker) for _ in range(7))
+    _set_priority(make, low, "low")
+    _set_priority(make, high_old, "high")
+    with make.app.app_context():
+        db.session.execute(sa.delete(ZendeskTicket).where(ZendeskTicket.question_id == no_row))
+        db.session.commit()
+    _set_priority(make, normal, "normal", ticket_id=4242, ticket_url="https://acme.test/t/4242")
+    _set_priority(make, none, None)
+    _set_priority(make, high_new, "high", status="open")
+    _set_priority(make, urgent, "urgent")
+
+    ids = queue_ids(client, "first-response")
+    assert ids == [urgent, high_old, high_new, normal, low, no_row, none]
+    page = client.get("/moderation").get_data(as_text=True)
+    assert 'href="https://acme.test/t/4242"' in page
+    assert "Zendesk #4242" in page
+    assert ">open<" in page
+
+
+def test_without_zendesk_the_order_is_by_age_only(client, make, moderator):
+    asker = make.user()
+    older, newer = make.question(asker), make.question(asker)
+    with make.app.app_context():  # a row left from when the mirror was on
+        db.session.add(ZendeskTicket(question_id=newer, priority="high", ticket_id=7))
+        db.session.commit()
+    assert queue_ids(client, "first-response") == [older, newer]
+    assert "Zendesk #7" not in client.get("/moderation").get_data(as_text=True)
+
+
+def test_rows_show_subject_page_topic_asker_and_first_response(client, make, moderator):
+    topic = make.topic(name="Replay topic")
+    asker = make.user(name="Ada Asker")
+    question = make.question(asker, subject="Recordings stop", page_url=DOC)
+    staff = make.user(role=Role.TEAM)
+    make.reply(question, asker)
+    with make.app.app_context():
+        asked = db.session.get(Question, question).published_at - timedelta(hours=5, minutes=1)
+    make.update(Question, question, published_at=asked, created_at=asked)
+    make.reply(question, staff)
+    make.reply(question, asker)
+
+    response = client.get("/moderation?queue=waiting")
+    page = response.get_data(as_text=True)
+    assert "Recordings stop" in page and "Ada Asker" in page
+    assert "Replay topic" in page and DOC in page
+    assert "first response after 5 h" in page
+    with make.app.app_context():
+        assert db.session.get(Question, question).topic_id == topic
+    make.question(asker, subject="Nobody yet")
+    assert "no staff response yet" in client.get("/moderation").get_data(as_text=True)
+
+
+def test_filters_by_team_topic_and_page_prefix(client, make, moderator):
+    replay = make.topic(name="Replay", prefix="/docs/replay")
+    flags = make.topic(name="Flags", prefix="/docs/flags")
+    with make.app.app_context():
+        team_slug = db.session.get(Team, db.session.get(Topic, flags).team_id).slug
+        topic_slug = db.session.get(Topic, replay).slug
+    asker = make.user()
+    in_replay = make.question(asker, page_url="https://docs.example.com/docs/replay/a_b")
+    lookalike = make.question(asker, page_url="https://docs.example.com/docs/replay/aXb")
+    in_flags = make.question(asker, page_url="https://docs.example.com/docs/flags/start")
+    no_page = make.question(asker)
+
+    assert queue_ids(client, "first-response", topic=topic_slug) == [in_replay, lookalike]
+    assert queue_ids(client, "first-response", team=team_slug) == [in_flags]
+    prefix = "https://docs.example.com/docs/replay/a_"
+    assert queue_ids(client, "first-response", page=prefix) == [in_replay]
+    assert queue_ids(client, "first-response", page="https://docs.example.com/docs/%") == []
+    assert queue_ids(client, "first-response", page="%") == []
+    assert queue_ids(client, "first-response", page="_") == []
+    assert queue_ids(client, "first-response", page="https://docs.example.com/docs/") == [
+        in_replay,
+        lookalike,
+        in_flags,
+    ]
+    # Unknown team or topic slugs are ignored rather than emptying the queue.
+    assert no_page in queue_ids(client, "first-response", topic="nope", team="nope")
+
+
+def test_pagination(client, make, moderator, monkeypatch):
+    monkeypatch.setattr(queries, "PER_PAGE", 3)
+    asker = make.user()
+    ids = [make.question(asker) for _ in range(7)]
+    assert queue_ids(client, "first-response") == ids[:3]
+    page = client.get("/moderation?queue=first-response").get_data(as_text=True)
+    assert 'rel="next"' in page and 'rel="prev"' not in page
+    assert queue_ids(client, "first-response", p=2) == ids[3:6]
+    last = client.get("/moderation?queue=first-response&p=3").get_data(as_text=True)
+    assert [int(i) for i in ROW.findall(last)] == ids[6:]
+    assert 'rel="next"' not in last and 'rel="prev"' in last
+    assert queue_ids(client, "first-response", p=0) == ids[:3]
+    assert queue_ids(client, "first-response", p="x") == ids[:3]
+    assert queue_ids(client, "first-response", p=10**9) == []  # capped, not an error
+
+
+@pytest.mark.parametrize("app_config", [{}, ZENDESK])
+@pytest.mark.parametrize("queue", [q.value for q in queries.Queue])
+def test_queue_query_count_does_not_grow_with_rows(client, make, moderator, count_queries, queue):
+    def add_rows(n: int) -> None:
+        staff, member = make.user(role=Role.TEAM), make.user()
+        for _ in range(n):
+            question = make.question(member if queue != "pending" else unverified(make))
+            if queue == "waiting":
+                make.reply(question, staff)
+                make.reply(question, member)
+            elif queue == "unresolved":
+                make.reply(question, staff)
+            elif queue == "removed":
+                make.update(Question, question, hidden_at=datetime.now(UTC))
+
+    def count() -> tuple[int, int]:
+        with count_queries() as statements:
+            response = client.get("/moderation", query_string={"queue": queue})
+        assert response.status_code == 200
+        return len(statements), len(ROW.findall(response.get_data(as_text=True)))
+
+    make.topic()
+    add_rows(1)
+    few, shown = count()
+    assert shown == 1
+    add_rows(6)
+    many, shown = count()
+    assert shown == 7
+    # the signed-in user; topics with teams (filters); the queue with everything on its rows.
+    assert few == many == 3
+
+
+# -- thread controls ----------------------------------------------------------------------------
+
+CONTROLS = {
+    "pin": ({}, lambda q: q.pinned, "question.pin"),
+    "lock": ({}, lambda q: q.locked, "question.lock"),
+    "hide": ({"reason": "spam"}, lambda q: q.hidden_at is not None, "question.hide"),
+    "delete": ({}, lambda q: q.deleted_at is not None, "question.delete"),
+    "resolve": ({}, lambda q: q.status == "resolved", "question.resolve"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONTROLS))
+def test_controls_change_state_and_write_an_audit_row(client, make, moderator, name):
+    data, done, action = CONTROLS[name]
+    question = make.question(make.user(), subject="A thread to moderate")
+    response = client.post(f"/moderation/questions/{question}/{name}", data=data)
+    assert response.status_code == 302
+    assert response.location == f"/questions/{question}-a-thread-to-moderate"
+    assert done(make.get(Question, question))
+    (event,) = audit_rows(make, question)
+    assert (event.action, event.actor_id) == (action, moderator)
+    assert set(event.data) >= {"before", "after"}
+    # Doing it again changes nothing and writes nothing.
+    client.post(f"/moderation/questions/{question}/{name}", data=data)
+    assert len(audit_rows(make, question)) == 1
+
+
+@pytest.mark.parametrize(
+    ("on", "off", "field"),
+    [("pin", "unpin", "pinned"), ("lock", "unlock", "locked")],
+)
+def test_controls_undo(client, make, moderator, on, off, field):
+    question = make.question(make.user())
+    client.post(f"/moderation/questions/{question}/{on}")
+    client.post(f"/moderation/questions/{question}/{off}")
+    assert getattr(make.get(Question, question), field) is False
+    events = audit_rows(make, question)
+    assert [e.action for e in events] == [f"question.{on}", f"question.{off}"]
+    assert events[1].data == {"before": {field: True}, "after": {field: False}}
+
+
+def test_hide_keeps_the_reason_and_details(client, make, moderator):
+    question = make.question(make.user())
+    client.post(
+        f"/moderation/questions/{question}/hide",
+        data={"reason": "abusive", "details": "insults in the body"},
+    )
+    assert make.get(Question, question).hidden_reason == "abusive"
+    (event,) = audit_rows(make, question)
+    assert event.data["reason"] == "abusive" and event.data["details"] == "insults in the body"
+    other = make.question(make.user())
+    response = client.post(f"/moderation/questions/{other}/hide", data={"reason": "because"})
+    assert response.status_code == 302
+    assert make.get(Question, other).hidden_at is None
+    assert audit_rows(make, other) == []
+
+
+@pytest.mark.parametrize("app_config", [ZENDESK])
+def test_hiding_as_spam_tags_the_zendesk_ticket(client, make, moderator):
+    question = make.question(make.user())
+    client.post(f"/moderation/questions/{question}/hide", data={"reason": "spam"})
+    with make.app.app_context():
+        mirror = db.session.scalar(
+            sa.select(ZendeskTicket).where(ZendeskTicket.question_id == question)
+        )
+        assert (mirror.desired_status, mirror.desired_tag) == ("solved", "community_spam")
+
+
+def test_move_to_another_topic(client, make, moderator):
+    first, second = make.topic(name="First", prefix=None), make.topic(name="Second", prefix=None)
+    question = make.question(make.user())
+    page = client.get(f"/moderation/questions/{question}/move")
+    assert page.status_code == 200 and "Second" in page.get_data(as_text=True)
+    assert client.post(f"/moderation/questions/{question}/move", data={"topic_id": second})
+    assert make.get(Question, question).topic_id == second
+    client.post(f"/moderation/questions/{question}/move", data={"topic_id": "0"})
+    assert make.get(Question, question).topic_id is None
+    response = client.post(f"/moderation/questions/{question}/move", data={"topic_id": "999"})
+    assert response.status_code == 422
+    events = audit_rows(make, question)
+    assert [e.data for e in events] == [
+        {"before": {"topic_id": None}, "after": {"topic_id": second}},
+        {"before": {"topic_id": second}, "after": {"topic_id": None}},
+    ]
+    assert first != second
+
+
+def test_resolve_and_unresolve(client, make, moderator):
+    asker, member = make.user(), make.user()
+    answered = make.question(asker)
+    make.reply(answered, member)
+    client.post(f"/moderation/questions/{answered}/resolve")
+    question = make.get(Question, answered)
+    assert (question.status, question.accepted_reply_id) == ("resolved", None)
+    client.post(f"/moderation/questions/{answered}/unresolve")
+    assert make.get(Question, answered).status == "answered"  # recomputed from the replies
+
+    bare = make.question(asker)
+    client.post(f"/moderation/questions/{bare}/resolve")
+    client.post(f"/moderation/questions/{bare}/unresolve")
+    assert make.get(Question, bare).status == "unanswered"
+
+    accepted = make.question(asker)
+    make.accept(make.reply(accepted, member), asker)
+    response = client.post(f"/moderation/questions/{accepted}/unresolve", follow_redirects=True)
+    assert "withdraw it instead" in response.get_data(as_text=True)
+    assert make.get(Question, accepted).status == "resolved"
+    assert audit_rows(make, accepted) == []
+
+
+ROUTES = ["pin", "unpin", "lock", "unlock", "hide", "unhide", "delete", "undelete", "resolve"]
+ROUTES += ["unresolve", "move"]
+
+
+@pytest.mark.parametrize("who", ["anonymous", "member", "team", "author"])
+def test_controls_and_pages_refuse_everyone_but_moderators(app, client, auth, make, who):
+    author = make.user()
+    question = make.question(author)
+    if who != "anonymous":
+        auth.login_as({"member": make.user(), "team": make.user(role=Role.TEAM)}.get(who, author))
+    with app.app_context():
+        before = db.session.get(Question, question).__dict__.copy()
+    for route in ROUTES:
+        response = client.post(
+            f"/moderation/questions/{question}/{route}", data={"reason": "spam", "topic_id": "0"}
+        )
+        if who == "anonymous":
+            assert response.status_code == 302 and "/login" in response.location, route
+        else:
+            assert response.status_code == 403, route
+    for path in ("/moderation", "/moderation/audit", f"/moderation/questions/{question}/move"):
+        response = client.get(path)
+        assert response.status_code == (302 if who == "anonymous" else 403), path
+    after = make.get(Question, question)
+    for column in ("pinned", "locked", "hidden_at", "deleted_at", "status", "topic_id"):
+        assert getattr(after, column) == before[column], column
+    assert make.count(AuditEvent, AuditEvent.target_type == "question") == 0
+
+
+def test_admins_may_moderate(client, auth, make):
+    auth.login_as(make.user(role=Role.ADMIN))
+    question = make.question(make.user())
+    assert client.get("/moderation").status_code == 200
+    client.post(f"/moderation/questions/{question}/lock")
+    assert make.get(Question, question).locked
+
+
+@pytest.mark.parametrize("app_config", [{"REQUIRE_MODERATOR_2FA": True}])
+def test_moderators_without_two_factor_are_sent_to_enrol(client, auth, make):
+    auth.login_as(make.moderator())
+    question = make.question(make.user())
+    response = client.get("/moderation?queue=waiting")
+    assert response.status_code == 302
+    assert response.location.startswith("/settings/two-factor?next=/moderation")
+    response = client.post(f"/moderation/questions/{question}/pin")
+    assert response.status_code == 302 and "/settings/two-factor" in response.location
+    assert not make.get(Question, question).pinned
+    # Nor do they see the controls on the thread page.
+    page = client.get(f"/questions/{question}", follow_redirects=True).get_data(as_text=True)
+    assert "/moderation/questions/" not in page
+
+
+def test_thread_page_shows_controls_to_moderators_only(app, client, make, moderator):
+    question = make.question(make.user(), subject="Controls here")
+    url = f"/questions/{question}-controls-here"
+    page = client.get(url).get_data(as_text=True)
+    for route in ("pin", "lock", "hide", "delete", "resolve", "move"):
+        assert f"/moderation/questions/{question}/{route}" in page, route
+    public = app.test_client().get(url).get_data(as_text=True)
+    assert "/moderation/" not in public
+
+
+# -- restore and visibility ---------------------------------------------------------------------
+
+
+def test_restore_puts_counts_and_status_back(client, make, moderator):
+    asker, member, helper = make.user(), make.user(), make.user()
+    question = make.question(asker)
+    make.reply(question, asker)
+    extra = make.reply(question, member)
+    answer = make.reply(question, helper)
+    make.accept(answer, asker)
+    client.post(f"/moderation/questions/{question}/delete")
+    # While it is away a moderator removes a reply, and the stored count drifts.
+    assert client.post(f"/replies/{extra}/delete").status_code == 302
+    make.update(Question, question, reply_count=17)
+    client.post(f"/moderation/questions/{question}/undelete")
+    restored = make.get(Question, question)
+    assert (restored.reply_count, restored.status) == (2, "resolved")
+    assert restored.accepted_reply_id == answer and restored.deleted_at is None
+
+    answered = make.question(asker)
+    make.reply(answered, member)
+    client.post(f"/moderation/questions/{answered}/hide", data={"reason": "off-topic"})
+    make.update(Question, answered, status="unanswered", reply_count=0)
+    client.post(f"/moderation/questions/{answered}/unhide")
+    restored = make.get(Question, answered)
+    assert (restored.reply_count, restored.status) == (1, "answered")
+    assert (restored.hidden_at, restored.hidden_reason) == (None, None)
+
+    marked = make.question(asker)
+    client.post(f"/moderation/questions/{marked}/resolve")
+    client.post(f"/moderation/questions/{marked}/hide", data={"reason": "spam"})
+    client.post(f"/moderation/questions/{marked}/unhide")
+    assert make.get(Question, marked).status == "resolved"  # a moderator's "resolved" stays
+    actions = [e.action for e in audit_rows(make, question)]
+    assert actions == ["question.delete", "question.undelete"]
+
+
+@pytest.mark.parametrize("route", ["hide", "delete"])
+def test_removed_questions_are_not_found_by_the_public(app, client, make, moderator, route):
+    author = make.user()
+    question = make.question(author, subject="Soon gone", page_url=DOC)
+    client.post(f"/moderation/questions/{question}/{route}", data={"reason": "spam"})
+    url = f"/questions/{question}-soon-gone"
+    for viewer in ("anonymous", make.user(), author):
+        other = app.test_client()
+        if viewer != "anonymous":
+            with app.app_context():
+                email = db.session.get(User, viewer).email
+            other.post("/login", data={"email": email, "password": "correct horse battery staple"})
+        assert other.get(url).status_code == 404, viewer
+        assert "Soon gone" not in other.get("/questions").get_data(as_text=True)
+        assert "Soon gone" not in other.get("/pages", query_string={"url": DOC}).get_data(
+            as_text=True
+        )
+    page = client.get(url)
+    assert page.status_code == 200 and "Soon gone" in page.get_data(as_text=True)
+    restore = "unhide" if route == "hide" else "undelete"
+    assert f"/moderation/questions/{question}/{restore}" in page.get_data(as_text=True)
+    client.post(f"/moderation/questions/{question}/{restore}")
+    assert app.test_client().get(url).status_code == 200
+
+
+def test_unknown_question_is_not_found(client, moderator):
+    assert client.post("/moderation/questions/999999/pin").status_code == 404
+    assert client.get("/moderation/questions/999999/move").status_code == 404
+
+
+# -- the audit log ------------------------------------------------------------------------------
+
+
+def test_audit_log_lists_filters_and_pages(client, make, moderator, monkeypatch):
+    monkeypatch.setattr(queries, "AUDIT_PER_PAGE", 2)
+    first, second = make.question(make.user()), make.question(make.user())
+    client.post(f"/moderation/questions/{first}/pin")
+    client.post(f"/moderation/questions/{first}/lock")
+    client.post(f"/moderation/questions/{second}/pin")
+
+    def actions(**args: Any) -> list[str]:
+        response = client.get("/moderation/audit", query_string=args)
+        assert response.status_code == 200
+        return re.findall(r"action=(question\.\w+)\">", response.get_data(as_text=True))
+
+    assert actions() == ["question.pin", "question.lock"]  # newest first, two per page
+    assert actions(p=2) == ["question.pin"]
+    assert actions(action="question.pin") == ["question.pin", "question.pin"]
+    assert actions(target_type="question", target_id=first) == ["question.lock", "question.pin"]
+    assert actions(target_type="question", target_id=second) == ["question.pin"]
+    assert actions(target_id="x") == ["question.pin", "question.lock"]
+    assert actions(target_id=2**40) == ["question.pin", "question.lock"]
+    page = client.get("/moderation/audit").get_data(as_text=True)
+    assert "Moderator" in page or "User" in page
+
+
+def test_audit_log_is_append_only(app):
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/moderation/audit"):
+            assert rule.methods <= {"GET", "HEAD", "OPTIONS"}, rule
+
+
+def test_audit_log_query_count_is_fixed(client, make, moderator, count_queries):
+    question = make.question(make.user())
+    client.post(f"/moderation/questions/{question}/pin")
+
+    def count() -> int:
+        with count_queries() as statements:
+            assert client.get("/moderation/audit").status_code == 200
+        return len(statements)
+
+    few = count()
+    for _ in range(5):
+        other = make.moderator()
+        with make.app.app_context():
+            db.session.add(
+                AuditEvent(
+                    actor_id=other, action="question.pin", target_type="question", target_id=1
+                )
+            )
+            db.session.commit()
+    assert count() == few == 3
