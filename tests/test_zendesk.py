@@ -538,6 +538,7 @@ def test_401_kills_the_job_and_shows_the_credentials_banner_to_moderators(
     auth.login_as(make.moderator())
     page = client.get(f"/questions/{question}", follow_redirects=True).get_data(as_text=True)
     assert "Zendesk credentials rejected" in page
+    assert "Zendesk credentials rejected" in client.get("/moderation").get_data(as_text=True)
     auth.logout()
     auth.login_as(team_member(make))
     page = client.get(f"/questions/{question}", follow_redirects=True).get_data(as_text=True)

@@ -35,3 +35,11 @@ def init_app(app: Flask) -> None:
         return services.panel_for(current_user, question_id)
 
     app.jinja_env.globals["zendesk_panel"] = zendesk_panel
+
+    def zendesk_credentials_rejected() -> int:
+        """For the moderator dashboard's banner: no query at all when the mirror is off."""
+        if not services.enabled() or not current_user.is_authenticated:
+            return 0
+        return services.credentials_rejected() if current_user.is_moderator else 0
+
+    app.jinja_env.globals["zendesk_credentials_rejected"] = zendesk_credentials_rejected
