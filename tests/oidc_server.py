@@ -9,6 +9,7 @@ has knobs to misbehave, so tests can check we refuse what a real attacker could 
 
 from __future__ import annotations
 
+import abc
 import base64
 import hashlib
 import json
@@ -62,7 +63,7 @@ class Grant:
     person: Person
 
 
-class _Server:
+class _Server(abc.ABC):
     """A threaded HTTP server whose requests go to ``self.handle(method, path, query, form,
     headers)`` returning (status, headers, body)."""
 
@@ -116,8 +117,9 @@ class _Server:
         self._server.server_close()
         self._thread.join(timeout=5)
 
+    @abc.abstractmethod
     def handle(self, method, path, query, form, headers) -> tuple[int, dict[str, str], Any]:
-        raise NotImplementedError
+        """Answer one request: (status, headers, body)."""
 
     @staticmethod
     def redirect(url: str, **params: str) -> tuple[int, dict[str, str], bytes]:
