@@ -481,10 +481,12 @@ def test_a_create_that_timed_out_is_found_by_external_id_not_made_twice(
     app, make, run_jobs, zendesk
 ):
     question = make.question(make.user())
-    zendesk.hang("POST", TICKETS, 1.5)
+    zendesk.hang("POST", TICKETS, 3.0)
     started = time.monotonic()
     run_jobs()
-    assert time.monotonic() - started < 1.4  # the client gave up at its 1 s timeout
+    # The client gave up at its 1 s timeout, well before the fake answered at 3 s (a wide
+    # margin: this machine is shared, and the point is "did not wait", not a speed).
+    assert time.monotonic() - started < 2.6
     (job,) = zendesk_jobs(app)
     assert job.status == JobStatus.PENDING and "timed out" in job.last_error
     zendesk.wait_idle()  # the fake creates the ticket anyway
