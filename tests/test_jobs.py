@@ -613,8 +613,11 @@ def test_sigterm_stops_an_idle_worker_with_exit_0(
     worker = start_worker("--poll-interval", "0.1")
     # Once it has run a job it is in its loop (signal handlers set), then idle.
     _wait_until(lambda: make.get(Job, job_id).status == JobStatus.DONE, what="the first job")
-    (later,) = _queue_emails(app, conversation)
-    make.update(Job, later, run_after=utcnow() + timedelta(hours=1))
+    # A job that is not due yet, queued in one step (queue-then-postpone would race the worker).
+    payload = {**make.get(Job, job_id).payload, "message_id": "<later@localhost>"}
+    with app.app_context():
+        later = services.enqueue("email.send", payload, run_after=utcnow() + timedelta(hours=1)).id
+        db.session.commit()
     worker.process.send_signal(signal.SIGTERM)
     assert worker.wait(10) == 0, worker.output
     assert worker.ran() == 1
