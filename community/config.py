@@ -97,6 +97,9 @@ DEFAULTS: dict[str, Any] = {
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session: no lost drafts at 1 h
+    # The session cookie inside the embed (SameSite=None; Secure; Partitioned), kept apart from
+    # the site's own so that each has the attributes its context needs.
+    "EMBED_SESSION_COOKIE_NAME": "community_embed",
     # None means "secure when BASE_URL is https".
     "SESSION_COOKIE_SECURE": None,
     "REMEMBER_COOKIE_SECURE": None,
@@ -192,6 +195,8 @@ def validate(config: Mapping[str, Any]) -> None:
     proxies = config.get("PROXY_COUNT")
     if not isinstance(proxies, int) or not 0 <= proxies <= 5:
         raise ConfigError("PROXY_COUNT must be the number of proxies in front of the app (0-5).")
+    if config.get("EMBED_SESSION_COOKIE_NAME") == config.get("SESSION_COOKIE_NAME", "session"):
+        raise ConfigError("EMBED_SESSION_COOKIE_NAME must differ from SESSION_COOKIE_NAME.")
     per_page = config.get("QUESTIONS_PER_PAGE")
     if not isinstance(per_page, int) or not 1 <= per_page <= 100:
         raise ConfigError("QUESTIONS_PER_PAGE must be a whole number from 1 to 100.")

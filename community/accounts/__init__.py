@@ -7,6 +7,9 @@ from community.extensions import login_manager
 
 def init_app(app: Flask) -> None:
     from community.accounts import cli, services, twofactor_views, views
+    from community.accounts.cookies import SessionCookies
+
+    app.session_interface = SessionCookies()
 
     login_manager.login_view = "accounts.sign_in"
     login_manager.login_message = "Sign in to continue."

@@ -210,20 +210,66 @@ def topic_by_slug(slug: str | None) -> Topic | None:
 
 
 @dataclass
+class PageCursor:
+    """Where a page of a doc page's questions ends: pinned first, then latest activity."""
+
+    pinned: bool
+    last_activity_at: datetime
+    id: int
+
+    def encode(self) -> str:
+        raw = f"{int(self.pinned)}|{self.last_activity_at.isoformat()}|{self.id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str | None) -> PageCursor | None:
+        if not text or len(text) > 100:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+            pinned, moment, ident = raw.split("|")
+            parsed = datetime.fromisoformat(moment)
+            row_id = int(ident)
+            if pinned not in {"0", "1"} or parsed.tzinfo is None or not 0 < row_id <= MAX_ID:
+                return None
+            return cls(pinned == "1", parsed.astimezone(UTC), row_id)
+        except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
+            return None
+
+
+@dataclass
 class PageThreads:
     url: str
     page: Page | None
     questions: list[Question]
+    # With ``with_replies``: each question's visible replies in order, by question id.
+    replies: dict[int, list[Reply]] = field(default_factory=dict)
+    next_cursor: PageCursor | None = None
+
+    def other_replies(self, question: Question) -> list[Reply]:
+        """The question's replies without the accepted one (which is shown first)."""
+        return [r for r in self.replies.get(question.id, []) if r.id != question.accepted_reply_id]
 
 
-def page_threads(canonical_url: str, viewer: Viewer) -> PageThreads:
-    """The questions shown on one doc page: pinned first, then by latest activity."""
+def page_threads(
+    canonical_url: str,
+    viewer: Viewer,
+    *,
+    per_page: int = MAX_QUESTIONS_PER_DOC_PAGE,
+    cursor: PageCursor | None = None,
+    with_replies: bool = False,
+) -> PageThreads:
+    """The questions shown on one doc page: pinned first, then by latest activity.
+
+    One query for the page, one for its questions and, with ``with_replies``, one for all their
+    replies: three at most, however many questions and replies there are.
+    """
     page = db.session.scalar(
         sa.select(Page).where(Page.url == canonical_url).options(joinedload(Page.topic))
     )
     if page is None:
         return PageThreads(canonical_url, None, [])
-    questions = db.session.scalars(
+    query = (
         sa.select(Question)
         .join(question_pages, question_pages.c.question_id == Question.id)
         .where(question_pages.c.page_id == page.id, _visible_to(viewer, Question))
@@ -232,6 +278,30 @@ def page_threads(canonical_url: str, viewer: Viewer) -> PageThreads:
             joinedload(Question.accepted_reply).joinedload(Reply.author),
         )
         .order_by(Question.pinned.desc(), Question.last_activity_at.desc(), Question.id.desc())
-        .limit(MAX_QUESTIONS_PER_DOC_PAGE)
-    ).unique()
-    return PageThreads(canonical_url, page, list(questions))
+        .limit(per_page + 1)
+    )
+    if cursor is not None:
+        key = sa.tuple_(Question.pinned, Question.last_activity_at, Question.id)
+        query = query.where(
+            key
+            < sa.tuple_(
+                sa.literal(cursor.pinned, Question.pinned.type),
+                sa.literal(cursor.last_activity_at, Question.last_activity_at.type),
+                sa.literal(cursor.id, Question.id.type),
+            )
+        )
+    questions = list(db.session.scalars(query).unique())
+    result = PageThreads(canonical_url, page, questions[:per_page])
+    if len(questions) > per_page:
+        last = result.questions[-1]
+        result.next_cursor = PageCursor(last.pinned, last.last_activity_at, last.id)
+    if with_replies and result.questions:
+        result.replies = {question.id: [] for question in result.questions}
+        for reply in db.session.scalars(
+            sa.select(Reply)
+            .where(Reply.question_id.in_(result.replies), _visible_to(viewer, Reply))
+            .options(joinedload(Reply.author).joinedload(User.team))
+            .order_by(Reply.question_id, Reply.created_at, Reply.id)
+        ):
+            result.replies[reply.question_id].append(reply)
+    return result
