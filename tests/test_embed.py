@@ -550,3 +550,12 @@ def test_the_embed_code_page_is_for_admins_only(client, make):
         },
     )
     assert client.get("/admin/embed").status_code == 403
+
+
+def test_the_loader_stays_tiny_and_framework_free():
+    import gzip
+    from pathlib import Path
+
+    source = (Path(__file__).parent.parent / "static" / "embed.js").read_bytes()
+    assert len(gzip.compress(source)) < 3 * 1024
+    assert b"import " not in source and b"require(" not in source
