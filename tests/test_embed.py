@@ -104,6 +104,13 @@ def test_an_embed_claiming_another_site_is_refused(client, origin):
     assert "data-parent-origin" not in response.get_data(as_text=True)
 
 
+def test_the_app_may_embed_itself(client):
+    """The admin preview and the demo docs page are on the app's own origin ('self')."""
+    response = client.get("/embed?" + urlencode({"url": DOC, "origin": "http://localhost"}))
+    assert response.status_code == 200
+    assert 'data-parent-origin="http://localhost"' in response.get_data(as_text=True)
+
+
 def test_a_page_outside_the_docs_is_refused(app, client):
     app.config["PAGE_ALLOWED_ORIGINS"] = [DOCS]
     response = client.get("/embed?" + urlencode({"url": "https://elsewhere.test/x"}))
