@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from community.accounts.models import Role, User
 from community.extensions import db
-from community.moderation import queries
+from community.moderation import flags, queries
 from community.moderation.models import AuditEvent
 from community.questions.models import Question, Reply, Team, Topic
 from community.zendesk.models import ZendeskTicket
@@ -24,6 +24,12 @@ ZENDESK = {
     "ZENDESK_TIMEOUT": 1,
 }
 ROW = re.compile(r'id="queue-question-(\d+)"')
+
+
+def flag(make, reporter_id: int, model: type, post_id: int, reason: str, note: str = "") -> None:
+    with make.app.app_context():
+        flags.flag(db.session.get(User, reporter_id), db.session.get(model, post_id), reason, note)
+        db.session.commit()
 
 
 def queue_ids(client, queue: str, **args: Any) -> list[int]:
@@ -305,6 +311,11 @@ def test_queue_query_count_does_not_grow_with_rows(
                 make.reply(question, staff)
             elif queue == "removed":
                 make.update(Question, question, hidden_at=datetime.now(UTC))
+            elif queue == "flagged":
+                reply = make.reply(question, staff)
+                for reporter in (make.user(), make.user()):
+                    flag(make, reporter, Question, question, "spam")
+                    flag(make, reporter, Reply, reply, "off-topic")
 
     def count() -> tuple[int, int]:
         with count_queries() as statements:
@@ -319,6 +330,11 @@ def test_queue_query_count_does_not_grow_with_rows(
     add_rows(6)
     many, shown = count()
     assert shown == 7
+    if queue == "flagged":
+        # the signed-in user; the flagged posts; their flags; the reporters; the replies; the
+        # questions (of both).
+        assert few == many == 6
+        return
     # the signed-in user; topics with teams (filters); the queue with everything on its rows;
     # with Zendesk on, the count of jobs it refused for bad credentials (the banner).
     assert few == many == (4 if app.config["ZENDESK_SUBDOMAIN"] else 3)

@@ -86,6 +86,12 @@ class EmbedLinks(ThreadLinks):
     def delete_reply(self, reply: Reply) -> str | None:
         return None
 
+    def flag(self, post: Question | Reply) -> str | None:
+        return None  # on the site, where the thread opens in a new tab
+
+    def moderate_reply(self, reply: Reply) -> dict[str, str] | None:
+        return None
+
 
 @bp.before_request
 def _open_embed() -> Response | tuple[str, int] | None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased, joinedload
 
 from community.accounts.models import STAFF_ROLES, User
 from community.extensions import db
-from community.moderation.models import AuditEvent
+from community.moderation.models import AuditEvent, Flag
 from community.questions.models import Page, Question, QuestionStatus, Reply, Team, Topic
 from community.zendesk import services as zendesk_services
 from community.zendesk.models import ZendeskTicket
@@ -32,6 +32,7 @@ class Queue(StrEnum):
     WAITING = "waiting"
     UNRESOLVED = "unresolved"
     PENDING = "pending"
+    FLAGGED = "flagged"
     REMOVED = "removed"
 
     @property
@@ -44,6 +45,7 @@ QUEUE_TITLES = {
     Queue.WAITING: "Waiting on us",
     Queue.UNRESOLVED: "Unresolved",
     Queue.PENDING: "Pending",
+    Queue.FLAGGED: "Flagged",
     Queue.REMOVED: "Hidden and deleted",
 }
 
@@ -286,3 +288,81 @@ def audit_page(
     actor_ids = {e.actor_id for e in events if e.actor_id is not None}
     actors = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(actor_ids)))}
     return AuditPage(events, actors, page, has_next)
+
+
+# -- a person, for moderators -------------------------------------------------------------------
+
+PROFILE_ITEMS = 20
+
+
+@dataclass
+class Profile:
+    user: User
+    questions: list[Question]  # newest first, in every state
+    replies: list[Reply]
+    flags_raised: list[Flag]
+    open_flags_on_posts: int
+    history: list[AuditEvent]
+    actors: dict[int, User]
+
+
+def profile(user_id: int) -> Profile | None:
+    """A person's posts, flags and moderation history: seven queries at most."""
+    user = db.session.scalar(
+        sa.select(User).where(User.id == user_id).options(joinedload(User.team))
+    )
+    if user is None:
+        return None
+    questions = list(
+        db.session.scalars(
+            sa.select(Question)
+            .where(Question.author_id == user.id)
+            .order_by(Question.created_at.desc(), Question.id.desc())
+            .limit(PROFILE_ITEMS)
+        )
+    )
+    replies = list(
+        db.session.scalars(
+            sa.select(Reply)
+            .where(Reply.author_id == user.id)
+            .options(joinedload(Reply.question))
+            .order_by(Reply.created_at.desc(), Reply.id.desc())
+            .limit(PROFILE_ITEMS)
+        )
+    )
+    flags_raised = list(
+        db.session.scalars(
+            sa.select(Flag)
+            .where(Flag.reporter_id == user.id)
+            .order_by(Flag.created_at.desc(), Flag.id.desc())
+            .limit(PROFILE_ITEMS)
+        )
+    )
+    own_posts = sa.or_(
+        sa.and_(
+            Flag.post_type == "question",
+            Flag.post_id.in_(sa.select(Question.id).where(Question.author_id == user.id)),
+        ),
+        sa.and_(
+            Flag.post_type == "reply",
+            Flag.post_id.in_(sa.select(Reply.id).where(Reply.author_id == user.id)),
+        ),
+    )
+    open_flags = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Flag).where(Flag.resolved_at.is_(None), own_posts)
+    )
+    history = list(
+        db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.target_type == "user", AuditEvent.target_id == user.id)
+            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+            .limit(PROFILE_ITEMS)
+        )
+    )
+    actor_ids = {event.actor_id for event in history if event.actor_id is not None}
+    actors = (
+        {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(actor_ids)))}
+        if actor_ids
+        else {}
+    )
+    return Profile(user, questions, replies, flags_raised, open_flags or 0, history, actors)

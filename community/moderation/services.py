@@ -11,9 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from community.accounts.models import User
+from community.db import utcnow
 from community.errors import Conflict, DomainError, NotAllowed
 from community.extensions import db
-from community.moderation import audit
+from community.moderation import audit, flags
 from community.questions import permissions
 from community.questions import services as question_services
 from community.questions.models import Question, QuestionStatus, Reply, Topic
@@ -94,6 +95,7 @@ def hide(actor: User, question: Question, reason: str, details: str = "") -> boo
     if question.hidden_at is not None:
         return False
     question_services.hide_question(actor, question, reason)
+    flags.settle(actor, question, "actioned")
     extra = {"details": details[:MAX_REASON_LENGTH]} if details else {}
     _audit(
         actor,
@@ -115,7 +117,8 @@ def unhide(actor: User, question: Question) -> bool:
     before = {"hidden_at": _iso(question.hidden_at), "hidden_reason": question.hidden_reason}
     question.hidden_at = None
     question.hidden_reason = None
-    _recount(question)
+    question.hidden_by_ban = False
+    recount(question)
     _audit(actor, "question.unhide", question, before, {"hidden_at": None, "hidden_reason": None})
     return True
 
@@ -126,6 +129,7 @@ def delete(actor: User, question: Question, reason: str = "") -> bool:
         return False
     reason = " ".join((reason or "").split())[:MAX_REASON_LENGTH]
     question_services.delete_question(actor, question)
+    flags.settle(actor, question, "actioned")
     extra = {"reason": reason} if reason else {}
     _audit(
         actor,
@@ -144,7 +148,7 @@ def undelete(actor: User, question: Question) -> bool:
         return False
     before = {"deleted_at": _iso(question.deleted_at)}
     question.deleted_at = None
-    _recount(question)
+    recount(question)
     _audit(actor, "question.undelete", question, before, {"deleted_at": None})
     return True
 
@@ -204,7 +208,59 @@ def _status_from_replies(question: Question) -> QuestionStatus:
     return QuestionStatus.ANSWERED if answered else QuestionStatus.UNANSWERED
 
 
-def _recount(question: Question) -> None:
+def hide_reply(actor: User, reply: Reply, reason: str) -> bool:
+    """Hide a reply from everyone but moderators; an accepted answer stops being accepted."""
+    _require_moderator(actor)
+    reason = " ".join((reason or "").split())[:MAX_REASON_LENGTH]
+    if not reason:
+        raise DomainError("Say why this is hidden.")
+    if reply.deleted_at is not None:
+        raise Conflict("This reply is deleted.")
+    if reply.hidden_at is not None:
+        return False
+    question = db.session.get(Question, reply.question_id)
+    reply.hidden_at = utcnow()
+    reply.hidden_reason = reason
+    was_accepted = question.accepted_reply_id == reply.id
+    if was_accepted:
+        question_services.withdraw_answer(actor, question)
+    recount(question)
+    flags.settle(actor, reply, "actioned")
+    audit.record(
+        "reply.hide",
+        actor_id=actor.id,
+        target_type="reply",
+        target_id=reply.id,
+        before={"hidden_at": None},
+        after={"hidden_at": _iso(reply.hidden_at)},
+        reason=reason,
+        question_id=question.id,
+        **({"accepted_withdrawn": True} if was_accepted else {}),
+    )
+    return True
+
+
+def unhide_reply(actor: User, reply: Reply) -> bool:
+    _require_moderator(actor)
+    if reply.hidden_at is None:
+        return False
+    before = {"hidden_at": _iso(reply.hidden_at), "hidden_reason": reply.hidden_reason}
+    reply.hidden_at = reply.hidden_reason = None
+    reply.hidden_by_ban = False
+    recount(db.session.get(Question, reply.question_id))
+    audit.record(
+        "reply.unhide",
+        actor_id=actor.id,
+        target_type="reply",
+        target_id=reply.id,
+        before=before,
+        after={"hidden_at": None},
+        question_id=reply.question_id,
+    )
+    return True
+
+
+def recount(question: Question) -> None:
     """After a restore, count the public replies again and settle the status from them, so
     whatever changed while the question was away (replies deleted, an answer withdrawn) shows."""
     question.reply_count = db.session.scalar(

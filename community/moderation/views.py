@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, time
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from community.accounts.access import moderator_required
+from community.accounts.models import User
 from community.errors import DomainError, NotAllowed, NotFound
 from community.extensions import db
-from community.moderation import queries, services
-from community.moderation.forms import HideForm, move_form
+from community.moderation import bans, flags, queries, services
+from community.moderation.forms import BanForm, FlagForm, HideForm, move_form
+from community.questions import queries as question_queries
 from community.questions.forms import ActionForm
-from community.questions.models import Question
+from community.questions.models import Question, Reply
 from community.web import safe_next_url
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
@@ -38,6 +41,13 @@ def queue() -> str:
         chosen = queries.Queue(request.args.get("queue") or queries.Queue.FIRST_RESPONSE)
     except ValueError:
         abort(404)
+    if chosen is queries.Queue.FLAGGED:
+        return render_template(
+            "moderation/flagged.html",
+            listing=flags.flagged_page(_page_number()),
+            queue=chosen,
+            queues=list(queries.Queue),
+        )
     teams, topics = queries.filter_choices()
     team_slug, topic_slug = request.args.get("team", ""), request.args.get("topic", "")
     filters = queries.QueueFilters(
@@ -207,3 +217,197 @@ def _duration(delta: Any) -> str:
     if seconds < 86400:
         return f"{seconds // 3600} h"
     return f"{seconds // 86400} d"
+
+
+# -- replies, flags ----------------------------------------------------------------------------
+
+
+def _reply_or_404(reply_id: int) -> Reply:
+    reply = db.session.get(Reply, reply_id)
+    if reply is None:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return reply
+
+
+def _reply_back(reply: Reply) -> str:
+    question = db.session.get(Question, reply.question_id)
+    return safe_next_url(request.form.get("next")) or (
+        url_for("questions.show", question_id=question.id, slug=question.slug)
+        + f"#reply-{reply.id}"
+    )
+
+
+def _run_and_back(target: str, action: Callable[[], Any], done: str) -> Response:
+    try:
+        changed = action()
+    except (NotAllowed, NotFound) as error:
+        abort(error.status, str(error))
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(done if changed else "Nothing to change.", "success" if changed else "info")
+    return redirect(target)
+
+
+@bp.post("/replies/<int:reply_id>/hide")
+@moderator_required
+def hide_reply(reply_id: int) -> Response:
+    reply = _reply_or_404(reply_id)
+    form = HideForm()
+    reason = form.reason.data if form.validate() else ""
+    if form.details.data:
+        reason = f"{reason}: {form.details.data}" if reason else ""
+    return _run_and_back(
+        _reply_back(reply),
+        lambda: services.hide_reply(current_user, reply, reason),
+        "The reply is hidden.",
+    )
+
+
+@bp.post("/replies/<int:reply_id>/unhide")
+@moderator_required
+def unhide_reply(reply_id: int) -> Response:
+    reply = _reply_or_404(reply_id)
+    return _run_and_back(
+        _reply_back(reply), lambda: services.unhide_reply(current_user, reply), "Restored."
+    )
+
+
+@bp.post("/questions/<int:question_id>/dismiss-flags")
+@moderator_required
+def dismiss_question_flags(question_id: int) -> Response:
+    return _dismiss(db.session.get(Question, question_id))
+
+
+@bp.post("/replies/<int:reply_id>/dismiss-flags")
+@moderator_required
+def dismiss_reply_flags(reply_id: int) -> Response:
+    return _dismiss(db.session.get(Reply, reply_id))
+
+
+def _dismiss(post: Question | Reply | None) -> Response:
+    if post is None:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    target = safe_next_url(request.form.get("next")) or url_for(
+        "moderation.queue", queue=queries.Queue.FLAGGED.value
+    )
+    return _run_and_back(
+        target, lambda: flags.dismiss(current_user, post), "Flags dismissed: the post stays."
+    )
+
+
+# -- people --------------------------------------------------------------------------------------
+
+
+@bp.get("/users/<int:user_id>")
+@moderator_required
+def profile(user_id: int) -> str:
+    found = queries.profile(user_id)
+    if found is None:
+        abort(404)
+    return render_template(
+        "moderation/profile.html",
+        profile=found,
+        ban_form=BanForm(),
+        can_ban=bans.can_ban(current_user, found.user),
+    )
+
+
+@bp.post("/users/<int:user_id>/ban")
+@moderator_required
+def ban(user_id: int) -> Response | tuple[str, int]:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    form = BanForm()
+    if not form.validate_on_submit():
+        found = queries.profile(user_id)
+        return render_template(
+            "moderation/profile.html",
+            profile=found,
+            ban_form=form,
+            can_ban=bans.can_ban(current_user, user),
+        ), 422
+    until = (
+        datetime.combine(form.until.data, time(23, 59, 59), tzinfo=UTC) if form.until.data else None
+    )
+    back = url_for("moderation.profile", user_id=user.id)
+    return _run_and_back(
+        back,
+        lambda: bans.ban(current_user, user, form.reason.data, until) >= 0,
+        "Banned: signed out everywhere, and their posts are hidden.",
+    )
+
+
+@bp.post("/users/<int:user_id>/unban")
+@moderator_required
+def unban(user_id: int) -> Response:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return _run_and_back(
+        url_for("moderation.profile", user_id=user.id),
+        lambda: user.banned_at is not None and bans.unban(current_user, user) >= 0,
+        "The ban is lifted and their posts are back.",
+    )
+
+
+# -- members flag posts ------------------------------------------------------------------------
+
+reports = Blueprint("flags", __name__)
+
+
+@reports.route("/questions/<int:question_id>/flag", methods=["GET", "POST"])
+@login_required
+def flag_question(question_id: int) -> Response | tuple[str, int] | str:
+    return _flag(question_queries.question_for_update(question_id, current_user))
+
+
+@reports.route("/replies/<int:reply_id>/flag", methods=["GET", "POST"])
+@login_required
+def flag_reply(reply_id: int) -> Response | tuple[str, int] | str:
+    return _flag(question_queries.reply_for_update(reply_id, current_user))
+
+
+def _flag(post: Question | Reply | None) -> Response | tuple[str, int] | str:
+    if post is None or not post.is_public:
+        abort(404)
+    question = post if isinstance(post, Question) else post.question
+    back = url_for("questions.show", question_id=question.id, slug=question.slug) + (
+        f"#reply-{post.id}" if isinstance(post, Reply) else ""
+    )
+    form = FlagForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            flags.flag(current_user, post, form.reason.data, form.note.data or "")
+        except (NotAllowed, NotFound) as error:
+            abort(error.status, str(error))
+        except DomainError as error:
+            db.session.rollback()
+            if error.status == 409:
+                flash(str(error), "info")
+                return redirect(back)
+            form.note.errors = [*form.note.errors, str(error)]
+        else:
+            db.session.commit()
+            flash("Thanks: a moderator will look at it.", "success")
+            return redirect(back)
+    if form.errors:
+        status = 422
+    return render_template(
+        "moderation/flag.html",
+        form=form,
+        post=post,
+        question=question,
+        author=db.session.get(User, post.author_id),
+        back=back,
+    ), status

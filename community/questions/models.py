@@ -99,6 +99,8 @@ class PostMixin(CreatedAtMixin):
     published_at: Mapped[datetime | None]
     hidden_at: Mapped[datetime | None]
     hidden_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    # Hidden with the rest of its author's posts by a ban: lifting the ban restores exactly these.
+    hidden_by_ban: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     deleted_at: Mapped[datetime | None]
     # A random key per rendered form: a double submit or a client retry finds the first post.
     submission_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)

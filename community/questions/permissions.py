@@ -46,3 +46,8 @@ def can_reply(viewer: Viewer, question: Question) -> bool:
 
 def can_accept(viewer: Viewer, question: Question) -> bool:
     return question.deleted_at is None and (is_author(viewer, question) or is_staff(viewer))
+
+
+def can_flag(viewer: Viewer, post: Question | Reply) -> bool:
+    """Members report others' public posts to the moderators."""
+    return bool(viewer.is_authenticated and post.is_public and viewer.id != post.author_id)
