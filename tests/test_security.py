@@ -460,6 +460,14 @@ POST_CASES: dict[str, PostCase] = {
     "moderation.unban": PostCase(
         lambda w: {}, ids={"user_id": "other"}, changes_db=False, actor="moderator"
     ),
+    "moderation.claim": PostCase(lambda w: {}, actor="moderator"),
+    "moderation.unclaim": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
+    "moderation.assign": PostCase(
+        lambda w: {"assignee_id": "0"}, changes_db=False, actor="moderator"
+    ),
+    "moderation.bulk": PostCase(
+        lambda w: {"action": "hide-spam", "question_id": str(w.question)}, actor="moderator"
+    ),
     # The embed: the same actions as the site, on its own routes (its session falls back on the
     # site's cookie when both are on one site, as here).
     "embed.ask": PostCase(

@@ -49,6 +49,9 @@ QUEUE_TITLES = {
     Queue.REMOVED: "Hidden and deleted",
 }
 
+# What team members (who answer but do not moderate) see.
+TEAM_QUEUES = (Queue.FIRST_RESPONSE, Queue.WAITING, Queue.UNRESOLVED)
+
 # Lower sorts first; questions without a (known) priority come last.
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 NO_PRIORITY_RANK = 4
@@ -59,12 +62,14 @@ class QueueFilters:
     team: Team | None = None
     topic: Topic | None = None
     page_prefix: str = ""
+    assignee_id: int | None = None  # "claimed by me"
 
     def as_args(self) -> dict[str, str]:
         args = {
             "team": self.team.slug if self.team else "",
             "topic": self.topic.slug if self.topic else "",
             "page": self.page_prefix,
+            "mine": "1" if self.assignee_id else "",
         }
         return {k: v for k, v in args.items() if v}
 
@@ -208,9 +213,12 @@ def queue_page(queue: Queue, filters: QueueFilters, page: int = 1) -> QueuePage:
         query = sa.select(Question, sa.null(), _first_staff_reply_at())
     query = query.where(queue_condition(queue)).options(
         joinedload(Question.author),
+        joinedload(Question.assignee),
         joinedload(Question.topic).joinedload(Topic.team),
         joinedload(Question.origin_page),
     )
+    if filters.assignee_id is not None:
+        query = query.where(Question.assignee_id == filters.assignee_id)
     if filters.topic is not None:
         query = query.where(Question.topic_id == filters.topic.id)
     if filters.team is not None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from community.accounts.models import User
+from community.accounts.models import STAFF_ROLES, User
 from community.db import utcnow
 from community.errors import Conflict, DomainError, NotAllowed
 from community.extensions import db
@@ -278,3 +278,57 @@ def recount(question: Question) -> None:
     elif question.status != QuestionStatus.RESOLVED:  # a moderator's "resolved" stays
         question.status = _status_from_replies(question).value
     db.session.flush()
+
+
+# -- claims -------------------------------------------------------------------------------------
+
+
+def claim(actor: User, question: Question) -> bool:
+    """A team member takes the question on. Someone else's claim is taken over only by
+    assignment (a moderator), so two heroes never answer the same question unknowingly."""
+    if not permissions.can_claim(actor, question):
+        raise NotAllowed("Only team members can claim questions.")
+    if question.assignee_id == actor.id:
+        return False
+    if question.assignee_id is not None:
+        raise Conflict("Someone else has claimed this question; ask a moderator to reassign it.")
+    return _assign(actor, question, actor, "question.claim")
+
+
+def unclaim(actor: User, question: Question) -> bool:
+    """Give the question back (its assignee, or a moderator)."""
+    if question.assignee_id is None:
+        return False
+    if question.assignee_id != actor.id and not permissions.is_staff(actor):
+        raise NotAllowed("Only the person who claimed it, or a moderator, can do that.")
+    return _assign(actor, question, None, "question.unclaim")
+
+
+def assign(actor: User, question: Question, assignee: User | None) -> bool:
+    """A moderator gives the question to a team member (None: to nobody)."""
+    _require_moderator(actor)
+    if assignee is not None and not assignee.is_staff:
+        raise DomainError("Questions can only be assigned to team members.")
+    if question.assignee_id == (assignee.id if assignee else None):
+        return False
+    return _assign(actor, question, assignee, "question.assign")
+
+
+def _assign(actor: User, question: Question, assignee: User | None, action: str) -> bool:
+    before = {"assignee_id": question.assignee_id}
+    question.assignee_id = assignee.id if assignee else None
+    question.assigned_at = utcnow() if assignee else None
+    db.session.flush()
+    _audit(actor, action, question, before, {"assignee_id": question.assignee_id})
+    return True
+
+
+def team_members() -> list[User]:
+    """Everyone questions can be assigned to."""
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(User.role.in_([r.value for r in STAFF_ROLES]), User.deleted_at.is_(None))
+            .order_by(User.name, User.id)
+        )
+    )

@@ -6,16 +6,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from community.accounts.access import moderator_required
+from community.accounts.access import moderator_required, team_required
 from community.accounts.models import User
 from community.errors import DomainError, NotAllowed, NotFound
 from community.extensions import db
 from community.moderation import bans, flags, queries, services
 from community.moderation.forms import BanForm, FlagForm, HideForm, move_form
+from community.questions import permissions
 from community.questions import queries as question_queries
 from community.questions.forms import ActionForm
 from community.questions.models import Question, Reply
@@ -35,12 +37,14 @@ def _template_helpers() -> dict[str, Any]:
 
 
 @bp.get("")
-@moderator_required
+@team_required
 def queue() -> str:
     try:
         chosen = queries.Queue(request.args.get("queue") or queries.Queue.FIRST_RESPONSE)
     except ValueError:
         abort(404)
+    if chosen not in queries.TEAM_QUEUES and not permissions.is_staff(current_user):
+        abort(403, "Only moderators can do that.")
     if chosen is queries.Queue.FLAGGED:
         return render_template(
             "moderation/flagged.html",
@@ -54,14 +58,18 @@ def queue() -> str:
         team=next((t for t in teams if t.slug == team_slug), None),
         topic=next((t for t in topics if t.slug == topic_slug), None),
         page_prefix=request.args.get("page", "").strip()[: queries.MAX_PREFIX_LENGTH],
+        assignee_id=current_user.id if request.args.get("mine") else None,
     )
     listing = queries.queue_page(chosen, filters, _page_number())
+    moderating = permissions.is_staff(current_user)
     return render_template(
         "moderation/queue.html",
         listing=listing,
-        queues=list(queries.Queue),
+        queues=[q for q in queries.Queue if moderating or q in queries.TEAM_QUEUES],
         teams=teams,
         topics=topics,
+        team_members=services.team_members() if moderating else [],
+        move_form=move_form(topics) if moderating else None,
     )
 
 
@@ -411,3 +419,76 @@ def _flag(post: Question | Reply | None) -> Response | tuple[str, int] | str:
         author=db.session.get(User, post.author_id),
         back=back,
     ), status
+
+
+# -- claims and bulk actions ----------------------------------------------------------------------
+
+
+@bp.post("/questions/<int:question_id>/claim")
+@team_required
+def claim(question_id: int) -> Response:
+    return _act(question_id, services.claim, "It's yours: the queue shows you claimed it.")
+
+
+@bp.post("/questions/<int:question_id>/unclaim")
+@team_required
+def unclaim(question_id: int) -> Response:
+    return _act(question_id, services.unclaim, "Given back: nobody has claimed it now.")
+
+
+@bp.post("/questions/<int:question_id>/assign")
+@moderator_required
+def assign(question_id: int) -> Response:
+    assignee = _assignee_from_form()
+    return _act(question_id, services.assign, "Assigned.", assignee)
+
+
+def _assignee_from_form() -> User | None:
+    wanted = request.form.get("assignee_id", type=int)
+    if not wanted:
+        return None
+    assignee = db.session.get(User, wanted) if 0 < wanted < 2**31 else None
+    if assignee is None:
+        abort(400, "Choose a team member.")
+    return assignee
+
+
+BULK_ACTIONS = ("hide-spam", "move", "assign")
+MAX_BULK = 100
+
+
+@bp.post("/bulk")
+@moderator_required
+def bulk() -> Response:
+    """Hide, move or assign the questions ticked in a queue, in one transaction."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    back = safe_next_url(request.form.get("next")) or url_for("moderation.queue")
+    action = request.form.get("action", "")
+    ids = sorted({i for i in request.form.getlist("question_id", type=int) if 0 < i < 2**31})
+    if action not in BULK_ACTIONS or not ids or len(ids) > MAX_BULK:
+        flash("Tick some questions (at most 100) and choose what to do with them.", "error")
+        return redirect(back)
+    questions = db.session.scalars(sa.select(Question).where(Question.id.in_(ids))).all()
+    if action == "move":
+        topic_id = request.form.get("topic_id", type=int) or 0
+        topic = queries.topic(topic_id) if 0 < topic_id < 2**31 else None
+        if topic_id and topic is None:
+            abort(400, "Choose a topic.")
+        apply = lambda question: services.move(current_user, question, topic)  # noqa: E731
+    elif action == "assign":
+        assignee = _assignee_from_form()
+        apply = lambda question: services.assign(current_user, question, assignee)  # noqa: E731
+    else:
+        apply = lambda question: services.hide(current_user, question, "spam")  # noqa: E731
+    try:
+        changed = sum(1 for question in questions if apply(question))
+    except (NotAllowed, NotFound) as error:
+        abort(error.status, str(error))
+    except DomainError as error:
+        db.session.rollback()
+        flash(f"Nothing was changed: {error}", "error")
+        return redirect(back)
+    db.session.commit()
+    flash(f"{changed} of {len(questions)} questions changed.", "success")
+    return redirect(back)

@@ -142,8 +142,12 @@ class Question(PostMixin, db.Model):
     pinned: Mapped[bool] = mapped_column(default=False)
     locked: Mapped[bool] = mapped_column(default=False)
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The team member who took the question on (claimed it, or was assigned it by a moderator).
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    assigned_at: Mapped[datetime | None]
 
-    author: Mapped[User] = relationship(lazy="raise_on_sql")
+    author: Mapped[User] = relationship(lazy="raise_on_sql", foreign_keys=[author_id])
+    assignee: Mapped[User | None] = relationship(lazy="raise_on_sql", foreign_keys=[assignee_id])
     topic: Mapped[Topic | None] = relationship(lazy="raise_on_sql")
     origin_page: Mapped[Page | None] = relationship(lazy="raise_on_sql")
     pages: Mapped[list[Page]] = relationship(secondary=question_pages, lazy="raise_on_sql")
