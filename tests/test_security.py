@@ -468,6 +468,12 @@ POST_CASES: dict[str, PostCase] = {
     "moderation.bulk": PostCase(
         lambda w: {"action": "hide-spam", "question_id": str(w.question)}, actor="moderator"
     ),
+    # Nothing is held for review here: approving or rejecting changes nothing.
+    "moderation.approve_question": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
+    "moderation.reject_question": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
+    "moderation.approve_reply": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
+    "moderation.reject_reply": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
+    "moderation.settings": PostCase(lambda w: {"premoderate_new_accounts": "y"}, actor="moderator"),
     # The embed: the same actions as the site, on its own routes (its session falls back on the
     # site's cookie when both are on one site, as here).
     "embed.ask": PostCase(

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
@@ -59,4 +59,12 @@ class BanForm(FlaskForm):
         "Until (optional)",
         validators=[Optional()],
         description="Leave empty to ban until a moderator lifts it.",
+    )
+
+
+class SettingsForm(FlaskForm):
+    premoderate_new_accounts = BooleanField(
+        "Hold the first post of new accounts until a moderator approves it",
+        description="Their posts wait in the Pending queue; once one is approved, the rest of "
+        "what they write is published at once.",
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from community import settings as runtime_settings
 from community.accounts.models import STAFF_ROLES, User
 from community.db import utcnow
 from community.errors import Conflict, DomainError, NotAllowed
@@ -332,3 +333,69 @@ def team_members() -> list[User]:
             .order_by(User.name, User.id)
         )
     )
+
+
+# -- pre-moderation -------------------------------------------------------------------------------
+
+
+def _post_audit(actor: User, action: str, post: Question | Reply, **data: Any) -> None:
+    kind = "question" if isinstance(post, Question) else "reply"
+    audit.record(f"{kind}.{action}", actor_id=actor.id, target_type=kind, target_id=post.id, **data)
+
+
+def approve(actor: User, post: Question | Reply) -> bool:
+    """Publish a post held for review (or release it to wait for its author's address)."""
+    _require_moderator(actor)
+    if not post.held_for_review or post.deleted_at is not None:
+        return False
+    published = question_services.publish_reviewed(post)
+    _post_audit(actor, "approve", post, published=published)
+    return True
+
+
+def reject(actor: User, post: Question | Reply, reason: str = "") -> bool:
+    """Turn a held post down: it is deleted (softly, like any deletion) and never published."""
+    _require_moderator(actor)
+    if not post.held_for_review or post.deleted_at is not None:
+        return False
+    post.deleted_at = utcnow()
+    db.session.flush()
+    reason = " ".join((reason or "").split())[:MAX_REASON_LENGTH]
+    _post_audit(actor, "reject", post, **({"reason": reason} if reason else {}))
+    return True
+
+
+def held_replies(limit: int = 50) -> list[Reply]:
+    """Replies waiting for review, oldest first, with their authors and questions."""
+    from sqlalchemy.orm import joinedload
+
+    return list(
+        db.session.scalars(
+            sa.select(Reply)
+            .where(Reply.held_for_review.is_(True), Reply.deleted_at.is_(None))
+            .options(joinedload(Reply.author), joinedload(Reply.question))
+            .order_by(Reply.created_at, Reply.id)
+            .limit(limit)
+        )
+    )
+
+
+def change_settings(actor: User, values: dict[str, Any]) -> list[str]:
+    """Store runtime settings; returns the keys that changed (each audited)."""
+    _require_moderator(actor)
+    changed = []
+    for key, value in values.items():
+        setting = runtime_settings.KNOWN[key]
+        before = runtime_settings.get(setting)
+        if runtime_settings.put(setting, value, actor_id=actor.id):
+            audit.record(
+                "settings.change",
+                actor_id=actor.id,
+                target_type="setting",
+                target_id=None,
+                key=key,
+                before=before,
+                after=value,
+            )
+            changed.append(key)
+    return changed

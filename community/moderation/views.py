@@ -11,12 +11,13 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from community import settings as runtime_settings
 from community.accounts.access import moderator_required, team_required
 from community.accounts.models import User
 from community.errors import DomainError, NotAllowed, NotFound
 from community.extensions import db
 from community.moderation import bans, flags, queries, services
-from community.moderation.forms import BanForm, FlagForm, HideForm, move_form
+from community.moderation.forms import BanForm, FlagForm, HideForm, SettingsForm, move_form
 from community.questions import permissions
 from community.questions import queries as question_queries
 from community.questions.forms import ActionForm
@@ -62,6 +63,7 @@ def queue() -> str:
     )
     listing = queries.queue_page(chosen, filters, _page_number())
     moderating = permissions.is_staff(current_user)
+    held = services.held_replies() if chosen is queries.Queue.PENDING else []
     return render_template(
         "moderation/queue.html",
         listing=listing,
@@ -70,6 +72,7 @@ def queue() -> str:
         topics=topics,
         team_members=services.team_members() if moderating else [],
         move_form=move_form(topics) if moderating else None,
+        held_replies=held,
     )
 
 
@@ -492,3 +495,54 @@ def bulk() -> Response:
     db.session.commit()
     flash(f"{changed} of {len(questions)} questions changed.", "success")
     return redirect(back)
+
+
+# -- pre-moderation ------------------------------------------------------------------------------
+
+
+@bp.post("/questions/<int:question_id>/approve")
+@moderator_required
+def approve_question(question_id: int) -> Response:
+    return _act(question_id, services.approve, "Approved and published.")
+
+
+@bp.post("/questions/<int:question_id>/reject")
+@moderator_required
+def reject_question(question_id: int) -> Response:
+    return _act(question_id, services.reject, "Rejected: it will not be published.")
+
+
+@bp.post("/replies/<int:reply_id>/approve")
+@moderator_required
+def approve_reply(reply_id: int) -> Response:
+    reply = _reply_or_404(reply_id)
+    return _run_and_back(
+        _reply_back(reply), lambda: services.approve(current_user, reply), "Approved and published."
+    )
+
+
+@bp.post("/replies/<int:reply_id>/reject")
+@moderator_required
+def reject_reply(reply_id: int) -> Response:
+    reply = _reply_or_404(reply_id)
+    return _run_and_back(
+        _reply_back(reply),
+        lambda: services.reject(current_user, reply),
+        "Rejected: it will not be published.",
+    )
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@moderator_required
+def settings() -> Response | str:
+    form = SettingsForm(
+        premoderate_new_accounts=runtime_settings.get(runtime_settings.PREMODERATE_NEW_ACCOUNTS)
+    )
+    if form.validate_on_submit():
+        changed = services.change_settings(
+            current_user, {"premoderate_new_accounts": bool(form.premoderate_new_accounts.data)}
+        )
+        db.session.commit()
+        flash("Saved." if changed else "Nothing changed.", "success" if changed else "info")
+        return redirect(url_for("moderation.settings"))
+    return render_template("moderation/settings.html", form=form, queues=list(queries.Queue))

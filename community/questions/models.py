@@ -97,6 +97,8 @@ class PostMixin(CreatedAtMixin):
     edited_at: Mapped[datetime | None]
     # Null while the post is held (unverified author, pre-moderation); set when it goes public.
     published_at: Mapped[datetime | None]
+    # Held for a moderator's approval (pre-moderation of new accounts), whatever the address.
+    held_for_review: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     hidden_at: Mapped[datetime | None]
     hidden_reason: Mapped[str | None] = mapped_column(sa.String(500))
     # Hidden with the rest of its author's posts by a ban: lifting the ban restores exactly these.
