@@ -24,3 +24,5 @@ answer_withdrawn = _signals.signal("answer-withdrawn")
 question_deleted = _signals.signal("question-deleted")
 #: A moderator hid a question (``question=``, ``actor=``, ``reason=``; "spam" for spam).
 question_hidden = _signals.signal("question-hidden")
+#: A question or reply was edited (``post=``, ``actor=``, ``revision=``: the version before).
+post_edited = _signals.signal("post-edited")

@@ -837,3 +837,33 @@ def _all_audit(make) -> list[AuditEvent]:
         for row in rows:
             db.session.expunge(row)
         return rows
+
+
+# -- edit history --------------------------------------------------------------------------------
+
+
+def test_edits_keep_history_and_moderator_edits_are_audited(app, client, auth, make):
+    author = make.user(name="Ada", email="ada@example.com")
+    question = make.question(author, subject="The first subject", body="First **body**")
+    reply = make.reply(question, make.user(), body="A reply v1")
+    auth.login_as(author)
+    client.post(
+        f"/questions/{question}/edit", data={"subject": "The second subject", "body": "Second"}
+    )
+    auth.logout()
+    moderator_id = make.moderator(name="Mo")
+    auth.login_as(moderator_id)
+    client.post(f"/replies/{reply}/edit", data={"body": "A reply v2, tidied by a moderator"})
+    history = client.get(f"/questions/{question}/history").get_data(as_text=True)
+    assert history.index("The second subject") < history.index("The first subject")
+    assert "<strong>body</strong>" in history and "Ada" in history
+    reply_history = app.test_client().get(f"/replies/{reply}/history").get_data(as_text=True)
+    assert "A reply v1" in reply_history and "A reply v2" in reply_history
+    assert "Mo" in reply_history
+    thread = client.get(f"/questions/{question}", follow_redirects=True).get_data(as_text=True)
+    assert f'href="/questions/{question}/history"' in thread
+    # The author's own edit is not a moderation action; the moderator's is.
+    assert [(e.action, e.target_id) for e in _all_audit(make)] == [("reply.edit", reply)]
+    hidden = make.question(author, subject="Hidden one")
+    make.update(Question, hidden, hidden_at=datetime.now(UTC))
+    assert app.test_client().get(f"/questions/{hidden}/history").status_code == 404

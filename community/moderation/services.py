@@ -399,3 +399,13 @@ def change_settings(actor: User, values: dict[str, Any]) -> list[str]:
             )
             changed.append(key)
     return changed
+
+
+def on_post_edited(
+    _sender: object, post: Question | Reply, actor: User, revision: Any, **_extra: Any
+) -> None:
+    """``post_edited`` receiver: a moderator editing someone else's post is audited (the
+    version before is kept as ``revision``)."""
+    if actor.id == post.author_id:
+        return
+    _post_audit(actor, "edit", post, revision_id=revision.id)

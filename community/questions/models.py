@@ -213,3 +213,20 @@ class Draft(CreatedAtMixin, db.Model):
     kind: Mapped[str] = mapped_column(sa.String(20))
     question_id: Mapped[int | None] = mapped_column(sa.ForeignKey("questions.id"), index=True)
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+
+
+class PostRevision(CreatedAtMixin, db.Model):
+    """A post as it was before an edit: the edit history, kept for good and shown on request."""
+
+    __tablename__ = "post_revisions"
+    __table_args__ = (sa.Index("ix_post_revisions_post", "post_type", "post_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_type: Mapped[str] = mapped_column(sa.String(10))  # "question" or "reply"
+    post_id: Mapped[int]
+    editor_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))  # who made the change
+    subject: Mapped[str | None] = mapped_column(sa.String(200))  # questions only
+    body_source: Mapped[str] = mapped_column(sa.Text)
+    body_html: Mapped[str] = mapped_column(sa.Text)
+
+    editor: Mapped[User] = relationship(lazy="raise_on_sql")

@@ -12,6 +12,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from community import settings as runtime_settings
 from community import signals
@@ -23,6 +24,7 @@ from community.extensions import db
 from community.questions import permissions
 from community.questions.models import (
     Page,
+    PostRevision,
     Question,
     QuestionStatus,
     Reply,
@@ -273,8 +275,13 @@ def edit_question(actor: User, question: Question, subject: str, body: str) -> Q
         raise NotAllowed("You can only edit your own questions.")
     subject, body = _clean_subject(subject), _clean_body(body)
     if subject != question.subject or body != question.body_source:
+        revision = _keep_revision(actor, question)
         question.subject = subject
         _set_body(question, body)
+        db.session.flush()
+        signals.post_edited.send(
+            current_app._get_current_object(), post=question, actor=actor, revision=revision
+        )
     db.session.flush()
     return question
 
@@ -284,9 +291,42 @@ def edit_reply(actor: User, reply: Reply, body: str) -> Reply:
         raise NotAllowed("You can only edit your own replies.")
     body = _clean_body(body)
     if body != reply.body_source:
+        revision = _keep_revision(actor, reply)
         _set_body(reply, body)
+        db.session.flush()
+        signals.post_edited.send(
+            current_app._get_current_object(), post=reply, actor=actor, revision=revision
+        )
     db.session.flush()
     return reply
+
+
+def _keep_revision(editor: User, post: Question | Reply) -> PostRevision:
+    revision = PostRevision(
+        post_type="question" if isinstance(post, Question) else "reply",
+        post_id=post.id,
+        editor_id=editor.id,
+        subject=post.subject if isinstance(post, Question) else None,
+        body_source=post.body_source,
+        body_html=post.body_html,
+    )
+    db.session.add(revision)
+    return revision
+
+
+def revisions(post: Question | Reply) -> list[PostRevision]:
+    """Earlier versions of ``post``, newest first, with their editors."""
+    return list(
+        db.session.scalars(
+            sa.select(PostRevision)
+            .where(
+                PostRevision.post_type == ("question" if isinstance(post, Question) else "reply"),
+                PostRevision.post_id == post.id,
+            )
+            .options(joinedload(PostRevision.editor))
+            .order_by(PostRevision.id.desc())
+        )
+    )
 
 
 def delete_question(actor: User, question: Question) -> None:
