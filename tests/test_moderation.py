@@ -651,7 +651,7 @@ def test_every_moderation_and_admin_route_is_closed_to_those_not_named(
     reply = make.reply(question, make.user())
     if who != "anonymous":
         auth.login_as(make.user(role=Role.TEAM if who == "team" else Role.MEMBER))
-    values = {"question_id": question, "reply_id": reply, "user_id": author}
+    values = {"question_id": question, "reply_id": reply, "user_id": author, "job_id": 1}
     checked = 0
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith(("/moderation", "/admin")):
@@ -867,3 +867,33 @@ def test_edits_keep_history_and_moderator_edits_are_audited(app, client, auth, m
     hidden = make.question(author, subject="Hidden one")
     make.update(Question, hidden, hidden_at=datetime.now(UTC))
     assert app.test_client().get(f"/questions/{hidden}/history").status_code == 404
+
+
+# -- background work ------------------------------------------------------------------------------
+
+
+def test_the_dashboard_shows_background_work_and_retries_a_dead_job(app, client, make, moderator):
+    from community.jobs.models import Job, JobStatus
+
+    with app.app_context():
+        dead = Job(
+            kind="email.reply",
+            payload={},
+            status=JobStatus.DEAD.value,
+            attempts=8,
+            last_error="SMTP 550 mailbox unavailable",
+        )
+        waiting = Job(
+            kind="slack.question", payload={}, run_after=datetime.now(UTC) - timedelta(minutes=10)
+        )
+        db.session.add_all([dead, waiting])
+        db.session.commit()
+        dead_id = dead.id
+    page = client.get("/moderation/jobs").get_data(as_text=True)
+    assert "SMTP 550 mailbox unavailable" in page and f'id="job-{dead_id}"' in page
+    assert "is a worker running" in page
+    client.post(f"/moderation/jobs/{dead_id}/retry")
+    job = make.get(Job, dead_id)
+    assert (job.status, job.attempts) == (JobStatus.PENDING.value, 0)
+    assert [e.action for e in _all_audit(make)] == ["job.retry"]
+    assert "No dead jobs" in client.get("/moderation/jobs").get_data(as_text=True)

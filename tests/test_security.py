@@ -474,6 +474,8 @@ POST_CASES: dict[str, PostCase] = {
     "moderation.approve_reply": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
     "moderation.reject_reply": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
     "moderation.settings": PostCase(lambda w: {"premoderate_new_accounts": "y"}, actor="moderator"),
+    # Job 1 (the first notification the world queued) waits: retrying runs it now.
+    "moderation.retry_job": PostCase(lambda w: {}, ids={"job_id": "question"}, actor="moderator"),
     # The embed: the same actions as the site, on its own routes (its session falls back on the
     # site's cookie when both are on one site, as here).
     "embed.ask": PostCase(
