@@ -26,3 +26,8 @@ question_deleted = _signals.signal("question-deleted")
 question_hidden = _signals.signal("question-hidden")
 #: A question or reply was edited (``post=``, ``actor=``, ``revision=``: the version before).
 post_edited = _signals.signal("post-edited")
+#: A moderator made a hidden or deleted question public again (``question=``, ``actor=``).
+question_restored = _signals.signal("question-restored")
+#: A moderator marked a question resolved or unresolved (``question=``, ``actor=``,
+#: ``resolved=``).
+question_resolution_changed = _signals.signal("question-resolution-changed")
