@@ -367,6 +367,7 @@ def test_list_questions_by_topic(api, app, world):
     "query",
     [
         {"state": "open"},
+        {"state": ""},
         {"limit": "0"},
         {"limit": "101"},
         {"limit": "ten"},

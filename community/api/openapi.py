@@ -11,6 +11,7 @@ import functools
 from typing import Any
 
 from community.api import http
+from community.api.bodies import ACCEPT, EXAMPLE_PAGE, NEW_QUESTION, NEW_REPLY
 from community.db import MAX_ID
 from community.questions.models import QuestionStatus
 
@@ -73,8 +74,6 @@ def _question_properties() -> dict[str, Any]:
 
 
 def _schemas() -> dict[str, Any]:
-    from community.api.views import ACCEPT, NEW_QUESTION, NEW_REPLY
-
     replies = {"type": "array", "items": _ref("Reply"), "description": "Oldest first."}
     return {
         "Author": _object(
@@ -238,7 +237,7 @@ PARAMETERS = {
         "name": "cursor",
         "in": "query",
         "description": "`next_cursor` from the previous page, unchanged.",
-        "schema": {"type": "string", "maxLength": 100},
+        "schema": {"type": "string", "minLength": 1, "maxLength": 100},
     },
     "Limit": {
         "name": "limit",
@@ -291,7 +290,12 @@ def _paths() -> dict[str, Any]:
                         "in": "query",
                         "required": True,
                         "description": "The page's address, in any spelling.",
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 2000},
+                        "schema": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 2000,
+                            "examples": [EXAMPLE_PAGE],
+                        },
                     },
                     _param("Cursor"),
                     _param("Limit"),

@@ -23,6 +23,7 @@ class Text:
     required: bool = True
     nullable: bool = False
     allow_blank: bool = False
+    example: str | None = None
 
     def schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {
@@ -30,6 +31,8 @@ class Text:
             "description": self.description,
             "maxLength": self.max_length,
         }
+        if self.example is not None:
+            schema["examples"] = [self.example]
         if not self.allow_blank:
             schema["minLength"] = 1
             schema["pattern"] = r"\S"  # not only white space

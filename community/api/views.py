@@ -12,13 +12,13 @@ from werkzeug.wrappers import Response
 from community.api import idempotency, openapi, serializers
 from community.api.auth import PUBLIC, current_token, current_user, token_required
 from community.api.auth import token_rate_limit_key as _per_token
+from community.api.bodies import ACCEPT, NEW_QUESTION, NEW_REPLY
 from community.api.http import ApiProblem, bad_parameter, cacheable, json_body, private
-from community.api.validation import Body, RowId, Text, field_error, invalid
+from community.api.validation import field_error, invalid
 from community.errors import DomainError, NotFound
 from community.extensions import db, limiter
 from community.questions import queries, services
 from community.questions.models import Question, QuestionStatus, Reply
-from community.questions.pages import MAX_URL_LENGTH
 from community.web import external_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -26,31 +26,6 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 API_WRITES_LIMIT = "30/minute;500/hour"
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-# The site's ask form takes page titles this long; the service keeps the first 300 characters.
-MAX_PAGE_TITLE_LENGTH = 1000
-
-NEW_QUESTION = Body(
-    "NewQuestion",
-    "A question about a documentation page.",
-    page_url=Text("The page's address; any spelling of it means the same page.", MAX_URL_LENGTH),
-    page_title=Text(
-        "The page's title, shown with its questions.",
-        MAX_PAGE_TITLE_LENGTH,
-        required=False,
-        nullable=True,
-        allow_blank=True,
-    ),
-    subject=Text("One line: what do you want to know?", services.MAX_SUBJECT_LENGTH),
-    body=Text("The details, in Markdown.", services.MAX_BODY_LENGTH),
-)
-NEW_REPLY = Body(
-    "NewReply", "A reply to a question.", body=Text("In Markdown.", services.MAX_BODY_LENGTH)
-)
-ACCEPT = Body(
-    "AcceptAnswer",
-    "Which reply answers the question; null withdraws the accepted answer.",
-    reply_id=RowId("A reply to this question, or null.", nullable=True),
-)
 
 
 @bp.errorhandler(ApiProblem)
@@ -97,7 +72,7 @@ def page_questions() -> Response:
 
 @bp.get("/questions")
 def list_questions() -> Response:
-    state = request.args.get("state") or None
+    state = request.args.get("state")
     if state is not None and state not in set(QuestionStatus):
         choices = ", ".join(QuestionStatus)
         raise bad_parameter("state", f"Use one of: {choices}.")
