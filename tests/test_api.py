@@ -372,6 +372,7 @@ def test_list_questions_by_topic(api, app, world):
         {"limit": "101"},
         {"limit": "ten"},
         {"limit": "-1"},
+        {"limit": "9" * 5000},  # more digits than Python will turn into an int
         {"limit": "٣"},  # an Arabic-Indic digit: isdigit() but not a plain number
         {"cursor": "not-a-cursor"},
         {"cursor": "MjAyMC0wMS0wMVQwMDowMDowMHwy"},  # a date without a time zone

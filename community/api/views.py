@@ -13,7 +13,14 @@ from community.api import idempotency, openapi, serializers
 from community.api.auth import PUBLIC, current_token, current_user, token_required
 from community.api.auth import token_rate_limit_key as _per_token
 from community.api.bodies import ACCEPT, NEW_QUESTION, NEW_REPLY
-from community.api.http import ApiProblem, bad_parameter, cacheable, json_body, private
+from community.api.http import (
+    DOCUMENT_MAX_AGE_SECONDS,
+    ApiProblem,
+    bad_parameter,
+    cacheable,
+    json_body,
+    private,
+)
 from community.api.validation import field_error, invalid
 from community.errors import DomainError, NotFound
 from community.extensions import db, limiter
@@ -102,7 +109,7 @@ def show_question(question_id: int) -> Response:
 
 @bp.get("/openapi.json")
 def openapi_document() -> Response:
-    return cacheable(openapi.document(), max_age=300)
+    return cacheable(openapi.document(), max_age=DOCUMENT_MAX_AGE_SECONDS)
 
 
 # -- the caller ---------------------------------------------------------------------------------
@@ -202,7 +209,7 @@ def _limit() -> int:
     raw = request.args.get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= MAX_LIMIT):
         raise bad_parameter("limit", f"Use a whole number from 1 to {MAX_LIMIT}.")
     return int(raw)
 
