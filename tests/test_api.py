@@ -1092,9 +1092,11 @@ def _count(api, count_queries, path, **kwargs) -> int:
     return len(statements)
 
 
-def test_read_query_counts_are_fixed(api, make, count_queries, world):
+def test_read_query_counts_are_fixed(api, app, make, count_queries, world):
     """Page: the page, its questions, their replies. Thread: the question, its replies. List:
     the questions (plus the topic when filtering). However many replies and questions."""
+    with app.app_context():
+        topic = db.session.scalar(sa.select(Topic.slug))
     counts = {
         "page": lambda: _count(api, count_queries, "/pages/questions", query_string={"url": DOC}),
         "unknown page": lambda: _count(
@@ -1105,9 +1107,19 @@ def test_read_query_counts_are_fixed(api, make, count_queries, world):
         "list by state": lambda: _count(
             api, count_queries, "/questions", query_string={"state": "answered"}
         ),
+        "list by topic": lambda: _count(
+            api, count_queries, "/questions", query_string={"topic": topic}
+        ),
     }
     few = {name: count() for name, count in counts.items()}
-    assert few == {"page": 3, "unknown page": 1, "thread": 2, "list": 1, "list by state": 1}
+    assert few == {
+        "page": 3,
+        "unknown page": 1,
+        "thread": 2,
+        "list": 1,
+        "list by state": 1,
+        "list by topic": 2,
+    }
     repliers = [make.user() for _ in range(3)]
     for n in range(20):
         make.reply(world.question, repliers[n % 3])
