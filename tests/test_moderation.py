@@ -32,6 +32,16 @@ def flag(make, reporter_id: int, model: type, post_id: int, reason: str, note: s
         db.session.commit()
 
 
+def delete_reply(make, reply_id: int) -> None:
+    """As its author does, through the service (which keeps the question's response times)."""
+    from community.questions import services as question_services
+
+    with make.app.app_context():
+        reply = db.session.get(Reply, reply_id)
+        question_services.delete_reply(db.session.get(User, reply.author_id), reply)
+        db.session.commit()
+
+
 def queue_ids(client, queue: str, **args: Any) -> list[int]:
     response = client.get("/moderation", query_string={"queue": queue, **args})
     assert response.status_code == 200, response.status_code
@@ -78,8 +88,7 @@ def test_needs_first_response(client, make, moderator):
     moderator_answered = make.question(asker)
     make.reply(moderator_answered, moderator)
     staff_reply_deleted = make.question(asker)
-    reply = make.reply(staff_reply_deleted, staff)
-    make.update(Reply, reply, deleted_at=datetime.now(UTC))
+    delete_reply(make, make.reply(staff_reply_deleted, staff))
     staff_reply_held = make.question(asker)
     make.update(User, staff, email_verified_at=None)
     make.reply(staff_reply_held, staff)  # held: not a response the asker can see
@@ -114,7 +123,7 @@ def test_waiting_on_us(client, make, moderator):
     make.reply(never_staff, asker)
     follow_up_deleted = make.question(asker)
     make.reply(follow_up_deleted, staff)
-    make.update(Reply, make.reply(follow_up_deleted, asker), deleted_at=datetime.now(UTC))
+    delete_reply(make, make.reply(follow_up_deleted, asker))
     resolved = make.question(asker)
     answer = make.reply(resolved, staff)
     make.accept(answer, asker)
@@ -897,3 +906,21 @@ def test_the_dashboard_shows_background_work_and_retries_a_dead_job(app, client,
     assert (job.status, job.attempts) == (JobStatus.PENDING.value, 0)
     assert [e.action for e in _all_audit(make)] == ["job.retry"]
     assert "No dead jobs" in client.get("/moderation/jobs").get_data(as_text=True)
+
+
+def test_response_times_follow_replies_coming_and_going(client, make, moderator):
+    asker, staff = make.user(), make.user(role=Role.TEAM)
+    question = make.question(asker)
+    staff_reply = make.reply(question, staff)
+    assert make.get(Question, question).first_response_at is not None
+    assert queue_ids(client, "first-response") == []
+    make.reply(question, asker)
+    assert queue_ids(client, "waiting") == [question]
+    client.post(f"/moderation/replies/{staff_reply}/hide", data={"reason": "spam"})
+    state = make.get(Question, question)
+    assert (state.first_response_at, state.waiting_since) == (None, None)
+    assert queue_ids(client, "first-response") == [question]
+    client.post(f"/moderation/replies/{staff_reply}/unhide")
+    assert queue_ids(client, "waiting") == [question]
+    make.reply(question, staff)
+    assert queue_ids(client, "waiting") == []

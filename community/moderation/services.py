@@ -280,8 +280,10 @@ def unhide_reply(actor: User, reply: Reply) -> bool:
 
 
 def recount(question: Question) -> None:
-    """After a restore, count the public replies again and settle the status from them, so
-    whatever changed while the question was away (replies deleted, an answer withdrawn) shows."""
+    """After a restore, count the public replies again and settle the status and response times
+    from them, so whatever changed while the question was away (replies deleted, an answer
+    withdrawn) shows."""
+    question_services.refresh_response_times(question)
     question.reply_count = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(Reply)

@@ -129,6 +129,27 @@ class Question(PostMixin, db.Model):
         sa.Index("ix_questions_last_activity", "last_activity_at", "id"),
         sa.Index("ix_questions_status_last_activity", "status", "last_activity_at", "id"),
         sa.Index("ix_questions_topic_last_activity", "topic_id", "last_activity_at", "id"),
+        # The moderation queues: oldest first among the few questions each one holds.
+        sa.Index(
+            "ix_questions_needs_first_response",
+            "created_at",
+            "id",
+            postgresql_where=sa.text(
+                "first_response_at IS NULL AND status <> 'resolved' AND published_at IS NOT NULL"
+                " AND hidden_at IS NULL AND deleted_at IS NULL"
+            ),
+            sqlite_where=sa.text(
+                "first_response_at IS NULL AND status <> 'resolved' AND published_at IS NOT NULL"
+                " AND hidden_at IS NULL AND deleted_at IS NULL"
+            ),
+        ),
+        sa.Index(
+            "ix_questions_waiting",
+            "created_at",
+            "id",
+            postgresql_where=sa.text("waiting_since IS NOT NULL"),
+            sqlite_where=sa.text("waiting_since IS NOT NULL"),
+        ),
     )
 
     # autoincrement must be explicit: the accepted-reply foreign key makes "id" part of a key.
@@ -144,6 +165,10 @@ class Question(PostMixin, db.Model):
     pinned: Mapped[bool] = mapped_column(default=False)
     locked: Mapped[bool] = mapped_column(default=False)
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Kept from the public replies, so queues need no per-question subquery: when a team member
+    # first answered, and since when the asker (or another member) has waited on the team again.
+    first_response_at: Mapped[datetime | None]
+    waiting_since: Mapped[datetime | None]
     # The team member who took the question on (claimed it, or was assigned it by a moderator).
     assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     assigned_at: Mapped[datetime | None]
