@@ -156,6 +156,10 @@ def _reply_forms(questions: list[Question]) -> dict[int, ReplyForm]:
     for question in questions:
         form = ReplyForm(formdata=None)
         form.ensure_submission_key()
+        # One page holds a reply form per question and the ask form: ids of their own, so the
+        # ask form's "Details" label names its own box, not the first reply's.
+        for reply_field in form:
+            reply_field.id = f"reply-{question.id}-{reply_field.name}"
         forms[question.id] = form
     return forms
 
