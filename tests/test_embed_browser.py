@@ -454,6 +454,8 @@ def test_the_pages_questions_appear_with_their_accepted_answers(
     thread.get_by_text("2 more replies").click()
     for other in others:
         expect(other).to_be_visible()
+    # The ask form's "Details" label names its own box, not the first reply box (same ids once).
+    expect(frame.locator("#ask").get_by_label("Details")).to_be_visible()
     # The thread's own page opens in a new tab, on the site.
     link = thread.get_by_role("link", name="Recordings stop after navigation")
     assert link.get_attribute("target") == "_blank"
