@@ -340,18 +340,24 @@ def sign_in_in_frame(frame: FrameLocator, email: str, name: str) -> None:
 
 
 def heights(page: Page) -> tuple[float, float]:
-    """The iframe element's height on the docs page, and the height of the frame's document."""
+    """The iframe element's height on the docs page, and the height of the frame's document
+    (its content: the root element's box, which unlike scrollHeight never counts the viewport)."""
     iframe = page.locator(f"iframe[title='{FRAME_TITLE}']").bounding_box()
     assert iframe is not None
-    document = frame_of(page).evaluate("document.documentElement.scrollHeight")
+    document = frame_of(page).evaluate("document.documentElement.getBoundingClientRect().height")
     return iframe["height"], float(document)
 
 
-def wait_for_fit(page: Page, taller_than: float = 0) -> float:
-    """Wait until the iframe is as tall as its document (and taller than before); its height."""
+def wait_for_fit(page: Page, taller_than: float = 0, shorter_than: float = 1e9) -> float:
+    """Wait until the iframe is as tall as its document (and taller or shorter than before),
+    with nothing to scroll inside it; its height."""
     for _ in range(100):
         outer, inner = heights(page)
-        if abs(outer - inner) <= 2 and outer > taller_than:
+        if abs(outer - inner) <= 2 and taller_than < outer < shorter_than:
+            scrolls = frame_of(page).evaluate(
+                "document.documentElement.scrollHeight > document.documentElement.clientHeight"
+            )
+            assert not scrolls, "the frame scrolls inside"
             return outer
         page.wait_for_timeout(100)
     raise AssertionError(f"the iframe is {outer}px tall, its document {inner}px")
@@ -590,7 +596,7 @@ def test_the_iframe_resizes_to_its_content(page, docs, live_server, make, screen
     wait_for_fit(page, taller_than=expanded)
     # Folding the thread again shrinks it back.
     frame.get_by_text("3 more replies").click()
-    assert wait_for_fit(page) < expanded
+    wait_for_fit(page, shorter_than=expanded)
 
 
 # -- keyboard only ---------------------------------------------------------------------------------
@@ -740,8 +746,9 @@ def test_provider_sign_in_in_a_popup_posts_the_draft(page, docs, live_server, id
     expect(thread.get_by_role("heading", name="Does replay work in iframes?")).to_be_visible()
     expect(thread.locator(".post-body strong")).to_have_text("checkout")
     assert make.count(Question) == 1
-    # The code came back by postMessage, not by the slower polling, and went nowhere else.
-    assert redeemed_with_code[0] is True, redeemed_with_code
+    # The popup handed its code back by postMessage (its opener was kept); the embed's polling
+    # without a code is only the fallback for popups a provider cut off.
+    assert True in redeemed_with_code, redeemed_with_code
     assert len(idp.authorize_requests) == 1
     assert len(idp.token_requests) == 1
     # The popup keeps its opener from its first redirect on.
