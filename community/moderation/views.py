@@ -90,7 +90,10 @@ def audit_log() -> str:
     )
     filters = {"action": action, "target_type": target_type, "target_id": target_id or ""}
     return render_template(
-        "moderation/audit.html", listing=listing, filters={k: v for k, v in filters.items() if v}
+        "moderation/audit.html",
+        listing=listing,
+        filters={k: v for k, v in filters.items() if v},
+        queues=list(queries.Queue),
     )
 
 
@@ -328,6 +331,7 @@ def profile(user_id: int) -> str:
         profile=found,
         ban_form=BanForm(),
         can_ban=bans.can_ban(current_user, found.user),
+        queues=list(queries.Queue),
     )
 
 
@@ -345,6 +349,7 @@ def ban(user_id: int) -> Response | tuple[str, int]:
             profile=found,
             ban_form=form,
             can_ban=bans.can_ban(current_user, user),
+            queues=list(queries.Queue),
         ), 422
     until = (
         datetime.combine(form.until.data, time(23, 59, 59), tzinfo=UTC) if form.until.data else None
