@@ -275,6 +275,8 @@ def page_threads(
         .where(question_pages.c.page_id == page.id, _visible_to(viewer, Question))
         .options(
             joinedload(Question.author),
+            # The page's topic is usually the question's, but not after a move or a chosen topic.
+            joinedload(Question.topic),
             joinedload(Question.accepted_reply).joinedload(Reply.author),
         )
         .order_by(Question.pinned.desc(), Question.last_activity_at.desc(), Question.id.desc())
