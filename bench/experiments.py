@@ -1,7 +1,9 @@
-"""What-if variants of ``wsgi:app`` for ``bench.read_path --wsgi``: the app unchanged, with one
-thing added from outside, to measure an optimisation before anyone changes the app for it.
+"""What-if variants of ``wsgi:app`` for ``bench.read_path --wsgi``: the app unchanged, with
+something added from outside, to measure an optimisation before anyone changes the app for it.
 
-    .venv/bin/python -m bench.read_path --reuse --wsgi bench.experiments:autocommit_reads
+    .venv/bin/python -m bench.read_path --reuse --wsgi "bench.experiments:build('autocommit')"
+    .venv/bin/python -m bench.read_path --reuse --routes pages,lean \\
+        --wsgi "bench.experiments:build('autocommit', 'lean')"
 
 Settings that are plain configuration need no variant: pass them with ``--env``, e.g.
 ``--env COMMUNITY_SQLALCHEMY_ENGINE_OPTIONS='{"pool_pre_ping": false}'``.
@@ -9,26 +11,71 @@ Settings that are plain configuration need no variant: pass them with ``--env``,
 
 from __future__ import annotations
 
-from flask import Flask, request
+import sqlalchemy as sa
+from flask import Flask, abort, request
 
 from community import create_app
 from community.extensions import db
 
 
-def _autocommit_reads(app: Flask) -> Flask:
+def autocommit(app: Flask) -> None:
     """GET and HEAD requests read in autocommit mode: no BEGIN before the first query and no
     ROLLBACK when the session is removed, two round trips fewer per request. The queries of one
     request no longer share a snapshot, which a page of questions does not need."""
 
-    @app.before_request
-    def _read_without_a_transaction() -> None:
+    def read_without_a_transaction() -> None:
         if request.method in {"GET", "HEAD"}:
             db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
-    # Before every other hook (the session loader of Flask-Login runs queries too).
-    hooks = app.before_request_funcs.setdefault(None, [])
-    hooks.insert(0, hooks.pop())
+    # First of all hooks: Flask-Login's session loader may query too.
+    app.before_request_funcs.setdefault(None, []).insert(0, read_without_a_transaction)
+
+
+LEAN_QUERY = sa.text(
+    """
+    SELECT q.id, q.subject, q.status, q.reply_count, q.pinned, q.last_activity_at, q.body_html,
+           u.name AS author, r.id AS answer_id, r.body_html AS answer_html,
+           ru.name AS answer_author
+    FROM pages AS p
+    JOIN question_pages AS qp ON qp.page_id = p.id
+    JOIN questions AS q ON q.id = qp.question_id
+    JOIN users AS u ON u.id = q.author_id
+    LEFT JOIN replies AS r ON r.id = q.accepted_reply_id AND r.published_at IS NOT NULL
+                          AND r.hidden_at IS NULL AND r.deleted_at IS NULL
+    LEFT JOIN users AS ru ON ru.id = r.author_id
+    WHERE p.url = :url
+      AND q.published_at IS NOT NULL AND q.hidden_at IS NULL AND q.deleted_at IS NULL
+    ORDER BY q.pinned DESC, q.last_activity_at DESC, q.id DESC
+    LIMIT 100
+    """
+)
+
+
+def lean(app: Flask) -> None:
+    """A floor to compare with, not a proposal: a page's questions (with the accepted answer) as
+    JSON from one Core query that selects only the columns shown, through the same app, its
+    hooks, session and headers (``--routes lean``)."""
+    from community.questions import services
+
+    @app.get("/lean/pages/questions")
+    def lean_page_questions() -> dict[str, object]:
+        try:
+            url = services.canonical_page_url(request.args.get("url", ""))
+        except services.InvalidPage:
+            abort(400)
+        rows = db.session.execute(LEAN_QUERY, {"url": url}).mappings()
+        questions = [
+            {**row, "last_activity_at": row["last_activity_at"].isoformat()} for row in rows
+        ]
+        return {"url": url, "questions": questions}
+
+
+VARIANTS = {"autocommit": autocommit, "lean": lean}
+
+
+def build(*names: str) -> Flask:
+    """The app with the named variants applied, for gunicorn's ``module:build('name', ...)``."""
+    app = create_app()
+    for name in names:
+        VARIANTS[name](app)
     return app
-
-
-autocommit_reads = _autocommit_reads(create_app())

@@ -75,6 +75,8 @@ ROUTES = {
     "api": Route("api", "/api/v1/pages/questions?url={url}", 0.50),
     "embed": Route("embed", "/embed?url={url}", 0.35),
     "pages": Route("pages", "/pages?url={url}", 0.35, "stand-in for /embed: the site's HTML page"),
+    # Only with --wsgi "bench.experiments:build('lean')": one Core query and JSON, a floor.
+    "lean": Route("lean", "/lean/pages/questions?url={url}", None, "experiment: a floor"),
 }
 
 
