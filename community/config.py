@@ -97,6 +97,9 @@ DEFAULTS: dict[str, Any] = {
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session: no lost drafts at 1 h
+    # Docs sites whose pages may show the embed (CSP frame-ancestors), e.g.
+    # ["https://docs.example.com"]. The app itself always may (the admin's live preview).
+    "EMBED_ALLOWED_ORIGINS": [],
     # The session cookie inside the embed (SameSite=None; Secure; Partitioned), kept apart from
     # the site's own so that each has the attributes its context needs.
     "EMBED_SESSION_COOKIE_NAME": "community_embed",
@@ -189,6 +192,13 @@ def validate(config: Mapping[str, Any]) -> None:
     ):
         raise ConfigError(
             'PAGE_ALLOWED_ORIGINS must be a list of origins like ["https://docs.example.com"].'
+        )
+    embed_origins = config.get("EMBED_ALLOWED_ORIGINS")
+    if not isinstance(embed_origins, list | tuple) or not all(
+        _is_origin(str(origin)) for origin in embed_origins
+    ):
+        raise ConfigError(
+            'EMBED_ALLOWED_ORIGINS must be a list of origins like ["https://docs.example.com"].'
         )
     if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
         raise ConfigError("Set MAIL_USE_TLS (STARTTLS) or MAIL_USE_SSL (implicit TLS), not both.")

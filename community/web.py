@@ -74,7 +74,7 @@ def _security_headers(response: Response) -> Response:
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    response.headers.setdefault("Cross-Origin-Opener-Policy", g.get("opener_policy", "same-origin"))
     if response.mimetype == "text/html":
         # Pages carry CSRF tokens and per-person content: never from a shared cache.
         response.headers.setdefault("Cache-Control", "private, no-cache")

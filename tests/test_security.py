@@ -345,8 +345,10 @@ class PostCase:
     changes_db: bool = True
     status: int = 302
     actor: str = "author"  # the World attribute of the person who sends it
+    query: str = ""  # the embed's routes carry the doc page they are about
 
 
+EMBED = "?url=https%3A%2F%2Fdocs.example.com%2Fdocs%2Fembedded"
 POST_CASES: dict[str, PostCase] = {
     "accounts.sign_up": PostCase(
         lambda w: {"name": "Eve", "email": "eve@example.com", "password": PASSWORD}
@@ -443,6 +445,36 @@ POST_CASES: dict[str, PostCase] = {
         lambda w: {}, ids={"question_id": "resolved_question"}, changes_db=False, actor="moderator"
     ),
     "moderation.move": PostCase(lambda w: {"topic_id": "0"}, changes_db=False, actor="moderator"),
+    # The embed: the same actions as the site, on its own routes (its session falls back on the
+    # site's cookie when both are on one site, as here).
+    "embed.ask": PostCase(
+        lambda w: {"subject": "A question from the embed", "body": "Details."}, query=EMBED
+    ),
+    "embed.preview": PostCase(
+        lambda w: {"body": "**Bold**"}, changes_db=False, status=200, query=EMBED
+    ),
+    "embed.reply": PostCase(lambda w: {"body": "A reply from the embed."}, query=EMBED),
+    "embed.accept": PostCase(lambda w: {}, ids={"reply_id": "answer"}, query=EMBED),
+    "embed.withdraw": PostCase(lambda w: {}, ids={"question_id": "resolved_question"}, query=EMBED),
+    "embed.follow": PostCase(lambda w: {}, changes_db=False, query=EMBED),
+    "embed.unfollow": PostCase(lambda w: {}, query=EMBED),
+    # Already signed in: the embed's sign-in form just goes back to the questions.
+    "embed.sign_in": PostCase(
+        lambda w: {"email": w.emails[w.author], "password": PASSWORD},
+        changes_db=False,
+        query=EMBED,
+    ),
+    "embed.sign_up": PostCase(
+        lambda w: {"name": "Eve", "email": "eve@example.com", "password": PASSWORD},
+        status=200,
+        query=EMBED,
+    ),
+    "embed.sign_out": PostCase(lambda w: {}, query=EMBED),
+    # A sign-in request lives in the embed's session; nothing is recorded until the popup ends.
+    "embed.begin_popup": PostCase(lambda w: {}, changes_db=False, status=200, query=EMBED),
+    "embed.redeem": PostCase(lambda w: {}, changes_db=False, status=200, query=EMBED),
+    # No popup sign-in is under way in this browser: refused, nothing recorded.
+    "embed.popup_done": PostCase(lambda w: {}, changes_db=False, status=400),
 }
 DEFAULT_IDS = {"question_id": "question", "reply_id": "own_reply", "token": "unsubscribe_token"}
 
@@ -454,7 +486,8 @@ def post_rules(app: Flask) -> list:
 def post_url(rule, world: World) -> str:
     case = POST_CASES[rule.endpoint]
     names = {**DEFAULT_IDS, **case.ids}
-    return fill(rule.rule, {arg: getattr(world, names[arg]) for arg in rule.arguments})
+    path = fill(rule.rule, {arg: getattr(world, names[arg]) for arg in rule.arguments})
+    return path + case.query
 
 
 def test_every_post_route_has_a_csrf_case(app):
@@ -574,6 +607,10 @@ GET_QUERY = {
     "accounts.sign_up": "?next=%2Fquestions",
     "moderation.queue": "?queue=waiting&team=replay&page=https%3A%2F%2Fdocs.example.com%2F%25_",
     "moderation.audit_log": "?action=question.pin&target_type=question&target_id=1",
+    "embed.page": EMBED + "&title=Embedded&theme=dark",
+    "embed.sign_in": EMBED + "&saved=question",
+    "embed.sign_up": EMBED,
+    "embed.popup": "?r=" + "a-sign-in-request-from-an-embed",
 }
 
 
@@ -645,6 +682,7 @@ def test_ids_no_row_can_have_are_not_found(app, client, world, ident):
         if not int_args:
             continue
         path = fill(rule.rule, {arg: ident if arg in int_args else "x" for arg in rule.arguments})
+        path += EMBED if rule.endpoint.startswith("embed.") else ""
         for method in sorted({"GET", "POST"} & set(rule.methods or ())):
             response = client.open(path, method=method)
             assert response.status_code == 404, (method, path)

@@ -103,6 +103,21 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
+class SignInRefused(DomainError):
+    """The credentials do not open an account that may sign in; the message says why."""
+
+
+def check_sign_in(email: str, password: str) -> User:
+    """The account these credentials open, or ``SignInRefused``."""
+    user = authenticate(email, password)
+    if user is None or user.deleted_at is not None:
+        raise SignInRefused("That email and password don't match an account.")
+    if user.is_banned:
+        until = f" until {user.banned_until:%-d %B %Y}" if user.banned_until else ""
+        raise SignInRefused(f"This account is suspended{until}.")
+    return user
+
+
 def set_password(user: User, password: str) -> None:
     """Change the password and sign the user out of every session."""
     check_password_rules(password, user.email, user.name)

@@ -34,10 +34,13 @@ def start_session(
     next_url: str | None = None,
     second_factor_done: bool = False,
     draft_token: str | None = None,
+    follow_continuations: bool = True,
 ) -> Response:
     """Sign ``user`` in (or ask for their second factor first), let features finish what the
     visitor began (a draft, named by ``draft_token`` when it came through an email link),
-    commit, and redirect."""
+    commit, and redirect: to where a feature says to continue (the posted draft) or else to
+    ``next_url``. With ``follow_continuations`` False, always to ``next_url`` (the embed stays
+    in the embed)."""
     if not user.is_active:
         # Banned or deleted: no session, and nothing continues on their behalf (no drafts).
         abort(403, "This account is suspended.")
@@ -61,7 +64,7 @@ def start_session(
         current_app._get_current_object(), user=user, draft_token=draft_token
     )
     db.session.commit()
-    for _receiver, url in continuations:
+    for _receiver, url in continuations if follow_continuations else ():
         if url:
             return redirect(url)
     return redirect(safe_next_url(next_url) or url_for("questions.index"))

@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from community.accounts import services
+from community.accounts import limits, services
 from community.accounts.access import admin_required
 from community.accounts.forms import (
     ChangeEmailForm,
@@ -44,34 +44,8 @@ from community.web import safe_next_url
 
 bp = Blueprint("accounts", __name__)
 
-# Sign-in throttles per address (from the form) as well as per IP, so a password spray from many
-# addresses and a stuffing run against one account are both slowed. The limit applies before
-# the password is checked: while throttled, even the right password gets 429 (no oracle).
-SIGN_IN_PER_IP = "6/minute;30/hour"
-# Strict per (address, IP); looser per address from anywhere, so nobody can lock a chosen person
-# out from their own network by failing on purpose, while a spray from many IPs still stops.
-SIGN_IN_PER_ACCOUNT_AND_IP = "10/hour"
-SIGN_IN_PER_ACCOUNT = "40/day"
-SIGN_UP_PER_IP = "10/hour"
-SIGN_UP_PER_ACCOUNT = "3/hour"  # the owner of a taken address is emailed each time
-EMAIL_CHANGE_PER_ACCOUNT = "5/hour"
-RESET_PER_IP = "10/hour"
-RESET_PER_ACCOUNT = "5/hour"
-RESEND_PER_ACCOUNT = "3/hour"
 INVALID = 422
 CHECK_EMAIL = "check_email_address"
-
-
-def _form_email_key() -> str:
-    return "email:" + services.normalise_email(request.form.get("email", ""))[:254]
-
-
-def _form_email_and_ip_key() -> str:
-    return f"{_form_email_key()}|ip:{request.remote_addr}"
-
-
-def _user_key() -> str:
-    return f"user:{current_user.get_id() if current_user.is_authenticated else 'anonymous'}"
 
 
 def _no_referrer(response: Response) -> Response:
@@ -84,8 +58,7 @@ def _no_referrer(response: Response) -> Response:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
-@limiter.limit(SIGN_UP_PER_IP, methods=["POST"])
-@limiter.limit(SIGN_UP_PER_ACCOUNT, methods=["POST"], key_func=_form_email_key)
+@limits.sign_up_limits
 def sign_up() -> Response | tuple[str, int] | str:
     form = SignUpForm()
     if request.method == "GET":
@@ -116,21 +89,17 @@ def check_email() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(SIGN_IN_PER_IP, methods=["POST"])
-@limiter.limit(SIGN_IN_PER_ACCOUNT_AND_IP, methods=["POST"], key_func=_form_email_and_ip_key)
-@limiter.limit(SIGN_IN_PER_ACCOUNT, methods=["POST"], key_func=_form_email_key)
+@limits.sign_in_limits
 def sign_in() -> Response | tuple[str, int] | str:
     form = SignInForm()
     if request.method == "GET":
         form.next.data = safe_next_url(request.args.get("next"))
         return render_template("accounts/sign_in.html", form=form)
     if form.validate_on_submit():
-        user = services.authenticate(form.email.data, form.password.data)
-        if user is None or user.deleted_at is not None:
-            form.password.errors = ["That email and password don't match an account."]
-        elif user.is_banned:
-            until = f" until {user.banned_until:%-d %B %Y}" if user.banned_until else ""
-            form.password.errors = [f"This account is suspended{until}."]
+        try:
+            user = services.check_sign_in(form.email.data, form.password.data)
+        except services.SignInRefused as error:
+            form.password.errors = [str(error)]
         else:
             return start_session(user, remember=form.remember.data, next_url=form.next.data)
     return render_template("accounts/sign_in.html", form=form), 200
@@ -149,7 +118,7 @@ def sign_out() -> Response:
 
 
 @bp.route("/verify/<token>", methods=["GET", "POST"])
-@limiter.limit(SIGN_IN_PER_IP, methods=["POST"])
+@limiter.limit(limits.SIGN_IN_PER_IP, methods=["POST"])
 def verify(token: str) -> Response:
     """GET shows the form (mail scanners prefetch links); POST, with the account's password
     unless this browser is already signed in to it, confirms the address and signs in."""
@@ -176,7 +145,7 @@ def verify(token: str) -> Response:
 
 @bp.post("/settings/account/resend-verification")
 @login_required
-@limiter.limit(RESEND_PER_ACCOUNT, key_func=_user_key)
+@limiter.limit(limits.RESEND_PER_ACCOUNT, key_func=limits.user_key)
 @limiter.limit("10/hour")
 def resend_verification() -> Response:
     services.resend_verification(current_user)
@@ -189,8 +158,8 @@ def resend_verification() -> Response:
 
 
 @bp.route("/reset", methods=["GET", "POST"])
-@limiter.limit(RESET_PER_IP, methods=["POST"])
-@limiter.limit(RESET_PER_ACCOUNT, methods=["POST"], key_func=_form_email_key)
+@limiter.limit(limits.RESET_PER_IP, methods=["POST"])
+@limiter.limit(limits.RESET_PER_ACCOUNT, methods=["POST"], key_func=limits.form_email_key)
 def request_reset() -> Response | tuple[str, int] | str:
     form = RequestResetForm()
     if form.validate_on_submit():
@@ -306,7 +275,7 @@ def change_password() -> Response | tuple[str, int]:
 
 @bp.post("/settings/account/email")
 @login_required
-@limiter.limit(EMAIL_CHANGE_PER_ACCOUNT, key_func=_user_key)
+@limiter.limit(limits.EMAIL_CHANGE_PER_ACCOUNT, key_func=limits.user_key)
 @limiter.limit("20/hour")
 def change_email() -> Response | tuple[str, int]:
     form = ChangeEmailForm(prefix="email")

@@ -51,6 +51,21 @@ def is_following(user_id: int, question_id: int) -> bool:
     )
 
 
+def followed_among(user_id: int, question_ids: list[int]) -> set[int]:
+    """Which of these questions the user follows (one query for a whole list)."""
+    if not question_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            sa.select(Subscription.question_id).where(
+                Subscription.user_id == user_id,
+                Subscription.question_id.in_(question_ids),
+                Subscription.active.is_(True),
+            )
+        )
+    )
+
+
 def followed_questions(user: User, limit: int = 200) -> list[Subscription]:
     return list(
         db.session.scalars(

@@ -24,6 +24,7 @@ from community.questions.forms import (
     ReplyForm,
     topic_choices,
 )
+from community.questions.links import ThreadLinks
 from community.questions.models import DraftKind, Question, QuestionStatus, Topic
 
 bp = Blueprint("questions", __name__)
@@ -34,7 +35,7 @@ INVALID = 422
 
 @bp.app_context_processor
 def _template_helpers() -> dict:
-    return {"can": permissions}
+    return {"can": permissions, "links": ThreadLinks()}
 
 
 @bp.get("/")

@@ -17,4 +17,15 @@
       buttons.forEach(function (button) { button.disabled = true; });
     }, 0);
   });
+  // Copy buttons (the embed code page): shown only where the clipboard can be used.
+  document.querySelectorAll("[data-copy]").forEach(function (button) {
+    if (!navigator.clipboard) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var source = document.getElementById(button.getAttribute("data-copy"));
+      navigator.clipboard.writeText(source.textContent).then(function () {
+        button.textContent = "Copied";
+      });
+    });
+  });
 })();

@@ -1,0 +1,142 @@
+// Inside the embed's iframe: tell the docs page our height, preview markdown, and sign in through
+// a popup on our own origin. The embed works without this file (except provider sign-in).
+(function () {
+  "use strict";
+  var root = document.documentElement;
+  var parentOrigin = root.getAttribute("data-parent-origin");
+  var framed = window.parent !== window;
+
+  function tell(message) {
+    // Only to the exact docs site that framed us (CSP frame-ancestors checked it is allowed).
+    if (framed && parentOrigin) window.parent.postMessage(message, parentOrigin);
+  }
+
+  var lastHeight = 0;
+  function reportHeight() {
+    var height = Math.ceil(document.body.getBoundingClientRect().height);
+    if (height !== lastHeight) {
+      lastHeight = height;
+      tell({ type: "community:height", height: height });
+    }
+  }
+  if (window.ResizeObserver) new ResizeObserver(reportHeight).observe(document.body);
+  document.addEventListener("toggle", reportHeight, true);
+  window.addEventListener("load", reportHeight);
+  tell({ type: "community:ready" });
+  reportHeight();
+
+  // After an action we come back to "#question-N": open it and bring it into the reader's view.
+  if (location.hash) {
+    var target = document.getElementById(location.hash.slice(1));
+    if (target) {
+      var details = target.querySelector("details");
+      if (details) details.open = true;
+      tell({ type: "community:scroll", top: target.getBoundingClientRect().top + window.scrollY });
+    }
+  }
+
+  function csrfToken() {
+    var input = document.querySelector("input[name=csrf_token]");
+    return input ? input.value : "";
+  }
+
+  function post(url, fields) {
+    var body = new FormData();
+    body.append("csrf_token", csrfToken());
+    Object.keys(fields).forEach(function (key) {
+      if (fields[key] !== null) body.append(key, fields[key]);
+    });
+    return fetch(url, {
+      method: "POST",
+      body: body,
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    }).then(function (response) {
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      return response.json();
+    });
+  }
+
+  // Markdown preview without leaving the page (the Preview button also works without script).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[name=preview]");
+    if (!button) return;
+    var form = button.form;
+    var pane = form && form.querySelector(".preview");
+    if (!pane || !form.getAttribute("data-preview-url")) return;
+    event.preventDefault();
+    post(form.getAttribute("data-preview-url"), { body: form.elements.body.value })
+      .then(function (data) {
+        pane.querySelector(".prose").innerHTML = data.html; // sanitised by the server (bleach)
+        pane.hidden = false;
+        reportHeight();
+      })
+      .catch(function () {
+        form.submit();
+      });
+  });
+
+  // Provider sign-in: a popup on our origin signs in, then hands a one-time code back.
+  var status = document.querySelector(".popup-status");
+  function say(text) {
+    if (status) {
+      status.textContent = text;
+      status.hidden = false;
+    }
+  }
+  document.querySelectorAll("[data-needs-script]").forEach(function (el) {
+    el.hidden = false;
+  });
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute("data-popup-sign-in")) return;
+    event.preventDefault();
+    // Opened now, while the click still counts as the reader's gesture (popup blockers).
+    var popup = window.open("about:blank", "community-sign-in", "popup,width=520,height=680");
+    if (!popup) {
+      say("Your browser blocked the sign-in window. Allow pop-ups for this site, or sign in with your email and password.");
+      return;
+    }
+    var fields = {};
+    new FormData(form).forEach(function (value, key) {
+      if (key !== "csrf_token") fields[key] = value;
+    });
+    post(form.action, fields)
+      .then(function (data) {
+        popup.location.href = data.url;
+        say("Finish signing in in the window that opened…");
+        waitFor(popup, form.getAttribute("data-redeem-url"));
+      })
+      .catch(function () {
+        popup.close();
+        say("Something went wrong. Please try again.");
+      });
+  });
+
+  function waitFor(popup, redeemUrl) {
+    var finished = false;
+    var deadline = Date.now() + 10 * 60 * 1000;
+    function redeem(code) {
+      return post(redeemUrl, { code: code }).then(function (data) {
+        if (data.signed_in && !finished) {
+          finished = true;
+          window.location.href = data.location;
+        }
+      });
+    }
+    window.addEventListener("message", function (event) {
+      if (event.origin !== window.location.origin || event.source !== popup) return;
+      var data = event.data;
+      if (data && data.type === "community:signed-in" && typeof data.code === "string") {
+        redeem(data.code);
+      }
+    });
+    // If the provider's page cut the popup off from us, the sign-in still arrives: ask.
+    (function poll() {
+      if (finished || Date.now() > deadline) return;
+      setTimeout(function () {
+        redeem(null).then(poll, poll);
+      }, 2000);
+    })();
+  }
+})();
