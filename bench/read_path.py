@@ -73,10 +73,15 @@ class Route:
 # the embed exists. ``--routes auto`` takes the ones the app has.
 ROUTES = {
     "api": Route("api", "/api/v1/pages/questions?url={url}", 0.50),
-    "embed": Route("embed", "/embed?url={url}", 0.35),
+    # As embed.js opens it: the page, its title and the docs site's origin.
+    "embed": Route(
+        "embed", f"/embed?url={{url}}&title=Guide&origin={quote(DOCS_ORIGIN, safe='')}", 0.35
+    ),
     "pages": Route("pages", "/pages?url={url}", 0.35, "stand-in for /embed: the site's HTML page"),
-    # Only with --wsgi "bench.experiments:build('lean')": one Core query and JSON, a floor.
-    "lean": Route("lean", "/lean/pages/questions?url={url}", None, "experiment: a floor"),
+    # Only with --wsgi "bench.experiments:build('lean', 'hello')": one Core query and JSON (a
+    # floor for a page's questions), and bare Flask's route inside the app (its fixed cost).
+    "lean": Route("lean", "/lean/pages/questions?url={url}", None, "experiment: one Core query"),
+    "hello": Route("hello", "/bench/hello?url={url}", None, "experiment: no query"),
 }
 
 
@@ -728,13 +733,15 @@ def classify(stack: list[str]) -> str:
 def profile_under_load(
     server: Server, paths_file: Path, args: argparse.Namespace, workdir: Path, name: str
 ) -> dict[str, Counter[str]]:
-    """py-spy samples every worker while wrk keeps them busy, twice: with ``--idle`` (wall time:
-    waiting for PostgreSQL counts) and without (CPU time only)."""
+    """py-spy samples every worker while wrk keeps them busy, with ``--idle`` so that waiting
+    for PostgreSQL counts. (Without it, a worker that waits for a CPU is still sampled as busy
+    on a loaded machine, so a CPU-only view is not much different; CPU per request comes from
+    /proc instead, in the summary and in --breakdown.)"""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(py_spy).exists():
         raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
     views = {}
-    for view, extra in (("wall", ["--idle"]), ("cpu", [])):
+    for view, extra in (("wall", ["--idle"]),):
         outputs, samplers = [], []
         for pid in server.worker_pids():
             output = workdir / f"profile-{name}-{view}-{pid}.txt"
@@ -762,25 +769,53 @@ def profile_under_load(
     return views
 
 
-def breakdown(env: dict[str, str], routes: list[Route], urls: list[str], count: int) -> list[str]:
-    """Requests one at a time in process: wall time, time inside cursor.execute (round trip and
-    PostgreSQL's work) and statements per request."""
+def load_wsgi(spec: str, env: dict[str, str]):  # -> Flask
+    """The app gunicorn would serve for ``module:name`` or ``module:factory('literal', ...)``,
+    built in this process with the server's ``COMMUNITY_*`` settings."""
+    import ast
+    import importlib
+
+    module_name, _, target = spec.partition(":")
+    name, _, call = target.partition("(")
+    saved = os.environ.copy()
+    os.environ.update({k: v for k, v in env.items() if k.startswith("COMMUNITY_")})
+    try:
+        if (module_name, name) == ("wsgi", "app"):  # importing wsgi would build it with our env
+            from community import create_app
+
+            return create_app()
+        attribute = getattr(importlib.import_module(module_name), name)
+        if not call:
+            return attribute
+        arguments = ast.literal_eval("(" + call.rstrip(")") + ",)") if call.strip(")") else ()
+        return attribute(*arguments)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def breakdown(
+    env: dict[str, str],
+    wsgi: str,
+    routes: list[Route],
+    urls: list[str],
+    count: int,
+    database: Database,
+) -> list[str]:
+    """Requests one at a time in this process (Flask's test client, no server, no load): wall
+    time, this process's CPU time, the PostgreSQL backend's CPU time, the time inside
+    cursor.execute and the statements, per request, for each route and for bare Flask. CPU per
+    request barely depends on what else the machine runs, so it says what throughput a quiet
+    machine allows: two cores divided by the CPU a request needs."""
     import random
 
     import sqlalchemy as sa
 
-    saved = os.environ.copy()
-    os.environ.update({k: v for k, v in env.items() if k.startswith("COMMUNITY_")})
-    try:
-        from community import create_app
-        from community.extensions import db
+    from bench.bare_app import app as bare_app
+    from community.extensions import db
 
-        app = create_app()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    app = load_wsgi(wsgi, env)
     timings: list[float] = []
-    statements: list[int] = []
 
     def before(conn, *_args) -> None:
         conn.info["started"] = time.perf_counter()
@@ -792,29 +827,39 @@ def breakdown(env: dict[str, str], routes: list[Route], urls: list[str], count: 
         engine = db.engine
     sa.event.listen(engine, "before_cursor_execute", before)
     sa.event.listen(engine, "after_cursor_execute", after)
-    client = app.test_client()
     rng = random.Random(6)  # noqa: S311 -- the same sample of pages every run
-    lines = []
+    cases = [("bare", bare_app, [BARE_PATH] * count)]
     for route in routes:
         sample = rng.sample(urls, min(count, len(urls)))
-        for url in sample[:20]:  # warm up: compiled templates and statement caches
-            client.get(route.template.format(url=quote(url, safe="")))
-        walls, sqls = [], []
-        for url in sample:
+        paths = [route.template.format(url=quote(url, safe="")) for url in sample]
+        cases.append((route.name, app, paths))
+    lines, bare_cpu = [], None
+    for name, flask_app, paths in cases:
+        client = flask_app.test_client(use_cookies=False)  # as wrk: a new visitor each time
+        for path in paths[:20]:  # warm up: compiled templates, statement caches, the pool
+            client.get(path)
+        backends = pg_backend_pids(database)
+        pg_before, cpu_before = CPU.of(backends), time.process_time()
+        walls, sqls, statements = [], [], []
+        for path in paths:
             timings.clear()
             started = time.perf_counter()
-            response = client.get(route.template.format(url=quote(url, safe="")))
+            response = client.get(path)
             walls.append(time.perf_counter() - started)
             sqls.append(sum(timings))
             statements.append(len(timings))
             if response.status_code != 200:
-                raise RuntimeError(f"{route.name}: {response.status_code} for {url}")
+                raise RuntimeError(f"{name}: {response.status_code} for {path}")
+        cpu = (time.process_time() - cpu_before) / len(paths)
+        pg = (CPU.of(backends) - pg_before) / len(paths)
+        bare_cpu = cpu if name == "bare" else bare_cpu
         wall, sql = statistics.median(walls), statistics.median(sqls)
         lines.append(
-            f"| {route.name} | {len(sample)} | {wall * 1000:.2f} | {sql * 1000:.2f} | "
-            f"{sql / wall:.0%} | {statistics.median(statements):.0f} |"
+            f"| {name} | {len(paths)} | {wall * 1000:.2f} | {cpu * 1000:.2f} | {pg * 1000:.2f} | "
+            f"{sql * 1000:.2f} | {statistics.median(statements):.0f} | "
+            + ("-" if name == "bare" else f"{bare_cpu / (cpu + pg):.1%}")
+            + " |"
         )
-        statements.clear()
     with app.app_context():
         db.engine.dispose()
     return lines
@@ -994,7 +1039,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--servers",
-        default="sync:3",
+        default="sync:4",
         help="gunicorn worker models to compare, comma-separated: sync:N or gthread:NxT",
     )
     parser.add_argument("--connections", type=int, default=32, help="wrk's open connections")
@@ -1031,6 +1076,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="time N requests per route in process: SQL time and statements per request",
     )
     parser.add_argument("--explain", action="store_true", help="print the routes' query plans")
+    parser.add_argument(
+        "--no-load", action="store_true", help="no servers and no wrk: --breakdown/--explain only"
+    )
     parser.add_argument(
         "--pg-admin-url",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
@@ -1091,7 +1139,7 @@ def main(argv: list[str] | None = None) -> int:
         bare_paths.write_text(BARE_PATH + "\n")
         paths = {r.name: write_paths(workdir, r.name, r.template, urls) for r in routes}
         hot_notes: dict[str, str] = {}
-        for setting in args.servers:
+        for setting in [] if args.no_load else args.servers:
             print(f"\n== gunicorn {setting}", flush=True)
             with (
                 gunicorn("bare", "bench.bare_app:app", setting, env, workdir) as bare,
@@ -1122,7 +1170,11 @@ def main(argv: list[str] | None = None) -> int:
                         _print_profile(route, setting, samples)
         outcome = summarise(measurements, routes, args.servers)
         failed = bool(outcome.missed)
-        breakdown_lines = breakdown(env, routes, urls, args.breakdown) if args.breakdown else []
+        breakdown_lines = (
+            breakdown(env, args.wsgi, routes, urls, args.breakdown, database)
+            if args.breakdown
+            else []
+        )
         plans = (
             [
                 explain(
@@ -1163,9 +1215,11 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(outcome.lines))
     if breakdown_lines:
         print(
-            "\nOne request at a time, in process (Flask test client, no server), medians:\n\n"
-            "| route | requests | wall (ms) | in cursor.execute (ms) | SQL share | statements |\n"
-            "|---|---|---|---|---|---|"
+            "\nOne request at a time, in process (Flask test client, no server); wall and SQL "
+            "are medians, CPU is the mean:\n\n"
+            "| route | requests | wall (ms) | app CPU (ms) | PostgreSQL CPU (ms) "
+            "| in cursor.execute (ms) | statements | bare's CPU / this CPU |\n"
+            "|---|---|---|---|---|---|---|---|"
         )
         print("\n".join(breakdown_lines))
     for plan in plans:
@@ -1177,19 +1231,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_profile(route: Route, setting: ServerSettings, views: dict[str, Counter[str]]) -> None:
-    shares = {}
-    for view, samples in views.items():
-        busy = {k: v for k, v in samples.items() if not k.startswith("idle")}
-        total = sum(busy.values()) or 1
-        shares[view] = {k: v / total for k, v in busy.items()}
+    samples = views["wall"]
+    busy = {k: v for k, v in samples.items() if not k.startswith("idle")}
+    total = sum(busy.values()) or 1
     print(
-        f"\n  where {route.name}'s time goes ({setting}, py-spy on every worker, "
-        f"{sum(views['wall'].values())} samples; idle workers left out):\n\n"
-        "  | part | share of wall time in requests | share of CPU time |\n  |---|---|---|"
+        f"\n  where {route.name}'s time goes ({setting}, py-spy on every worker, {total} samples "
+        f"in requests, {samples.total() - total} idle left out):\n\n"
+        "  | part | share of the workers' time in requests |\n  |---|---|"
     )
-    for category in sorted(shares["wall"], key=lambda k: -shares["wall"][k]):
-        cpu = shares["cpu"].get(category, 0.0)
-        print(f"  | {category} | {shares['wall'][category]:.0%} | {cpu:.0%} |")
+    for category, count in sorted(busy.items(), key=lambda item: -item[1]):
+        print(f"  | {category} | {count / total:.0%} |")
     print(flush=True)
 
 
