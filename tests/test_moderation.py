@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from community.accounts.models import Role, User
 from community.extensions import db
-from community.moderation import queries
+from community.moderation import flags, queries
 from community.moderation.models import AuditEvent
 from community.questions.models import Question, Reply, Team, Topic
 from community.zendesk.models import ZendeskTicket
@@ -24,6 +24,12 @@ ZENDESK = {
     "ZENDESK_TIMEOUT": 1,
 }
 ROW = re.compile(r'id="queue-question-(\d+)"')
+
+
+def flag(make, reporter_id: int, model: type, post_id: int, reason: str, note: str = "") -> None:
+    with make.app.app_context():
+        flags.flag(db.session.get(User, reporter_id), db.session.get(model, post_id), reason, note)
+        db.session.commit()
 
 
 def queue_ids(client, queue: str, **args: Any) -> list[int]:
@@ -305,6 +311,11 @@ def test_queue_query_count_does_not_grow_with_rows(
                 make.reply(question, staff)
             elif queue == "removed":
                 make.update(Question, question, hidden_at=datetime.now(UTC))
+            elif queue == "flagged":
+                reply = make.reply(question, staff)
+                for reporter in (make.user(), make.user()):
+                    flag(make, reporter, Question, question, "spam")
+                    flag(make, reporter, Reply, reply, "off-topic")
 
     def count() -> tuple[int, int]:
         with count_queries() as statements:
@@ -319,9 +330,16 @@ def test_queue_query_count_does_not_grow_with_rows(
     add_rows(6)
     many, shown = count()
     assert shown == 7
+    if queue == "flagged":
+        # the signed-in user; the flagged posts; their flags; the reporters; the replies; the
+        # questions (of both).
+        assert few == many == 6
+        return
     # the signed-in user; topics with teams (filters); the queue with everything on its rows;
-    # with Zendesk on, the count of jobs it refused for bad credentials (the banner).
-    assert few == many == (4 if app.config["ZENDESK_SUBDOMAIN"] else 3)
+    # the team members (bulk assignment); on Pending, the replies held for review; with Zendesk
+    # on, the count of jobs it refused for bad credentials (the banner).
+    expected = 4 + (queue == "pending") + bool(app.config["ZENDESK_SUBDOMAIN"])
+    assert few == many == expected
 
 
 # -- thread controls ----------------------------------------------------------------------------
@@ -454,9 +472,11 @@ def test_controls_and_pages_refuse_everyone_but_moderators(app, client, auth, ma
             assert response.status_code == 302 and "/login" in response.location, route
         else:
             assert response.status_code == 403, route
+    team_may = {"/moderation"} if who == "team" else set()
     for path in ("/moderation", "/moderation/audit", f"/moderation/questions/{question}/move"):
         response = client.get(path)
-        assert response.status_code == (302 if who == "anonymous" else 403), path
+        expected = 200 if path in team_may else 302 if who == "anonymous" else 403
+        assert response.status_code == expected, path
     after = make.get(Question, question)
     for column in ("pinned", "locked", "hidden_at", "deleted_at", "status", "topic_id"):
         assert getattr(after, column) == before[column], column
@@ -615,3 +635,205 @@ def test_audit_log_query_count_is_fixed(client, make, moderator, count_queries):
             )
             db.session.commit()
     assert count() == few == 3
+
+
+# Routes under /moderation and /admin that team members (who answer but do not moderate) use.
+TEAM_ENDPOINTS = {"moderation.queue", "moderation.claim", "moderation.unclaim"}
+
+
+@pytest.mark.parametrize("who", ["anonymous", "member", "team"])
+def test_every_moderation_and_admin_route_is_closed_to_those_not_named(
+    app, client, auth, make, who
+):
+    """Enumerated from the URL map, so a new route cannot be forgotten."""
+    author = make.user()
+    question = make.question(author)
+    reply = make.reply(question, make.user())
+    if who != "anonymous":
+        auth.login_as(make.user(role=Role.TEAM if who == "team" else Role.MEMBER))
+    values = {"question_id": question, "reply_id": reply, "user_id": author}
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(("/moderation", "/admin")):
+            continue
+        path = re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", lambda m: str(values[m.group(1)]), rule.rule)
+        for method in sorted({"GET", "POST"} & set(rule.methods or ())):
+            response = client.open(path, method=method, data={"reason": "spam"})
+            if who == "anonymous":
+                assert response.status_code == 302 and "/login" in response.location, rule
+            elif who == "team" and rule.endpoint in TEAM_ENDPOINTS:
+                assert response.status_code in (200, 302), rule
+            else:
+                assert response.status_code == 403, (rule, method)
+            checked += 1
+    assert checked >= 25
+
+
+# -- claims and bulk actions ----------------------------------------------------------------------
+
+
+def test_team_members_see_their_queues_and_claim(app, client, auth, make):
+    hero, other_hero = make.user(name="Hero", role=Role.TEAM), make.user(role=Role.TEAM)
+    asker = make.user()
+    first, second = make.question(asker), make.question(asker)
+    auth.login_as(hero)
+    page = client.get("/moderation").get_data(as_text=True)
+    assert "Needs first response" in page and "Flagged" not in page and "bulk-form" not in page
+    assert client.get("/moderation?queue=pending").status_code == 403
+    assert client.post(f"/moderation/questions/{first}/claim").status_code == 302
+    assert make.get(Question, first).assignee_id == hero
+    assert "Claimed by <strong>you</strong>" in client.get("/moderation").get_data(as_text=True)
+    assert queue_ids(client, "first-response", mine="1") == [first]
+    assert queue_ids(client, "first-response") == [first, second]
+    auth.logout()
+    auth.login_as(other_hero)
+    taken = client.post(f"/moderation/questions/{first}/claim", follow_redirects=True)
+    assert "Someone else has claimed" in taken.get_data(as_text=True)
+    assert make.get(Question, first).assignee_id == hero
+    assert client.post(f"/moderation/questions/{first}/unclaim").status_code == 403
+    auth.logout()
+    auth.login_as(hero)
+    client.post(f"/moderation/questions/{first}/unclaim")
+    assert make.get(Question, first).assignee_id is None
+    assert [e.action for e in audit_rows(make, first)] == ["question.claim", "question.unclaim"]
+
+
+def test_moderators_assign_to_team_members_only(client, make, moderator):
+    hero, member = make.user(role=Role.TEAM), make.user()
+    question = make.question(member)
+    client.post(f"/moderation/questions/{question}/assign", data={"assignee_id": str(hero)})
+    assert make.get(Question, question).assignee_id == hero
+    refused = client.post(
+        f"/moderation/questions/{question}/assign",
+        data={"assignee_id": str(member)},
+        follow_redirects=True,
+    )
+    assert "only be assigned to team members" in refused.get_data(as_text=True)
+    assert make.get(Question, question).assignee_id == hero
+    assert (
+        client.post(
+            f"/moderation/questions/{question}/assign", data={"assignee_id": "999999"}
+        ).status_code
+        == 400
+    )
+    row = audit_rows(make, question)[-1]
+    assert (row.action, row.data["before"], row.data["after"]) == (
+        "question.assign",
+        {"assignee_id": None},
+        {"assignee_id": hero},
+    )
+
+
+def test_bulk_hide_move_and_assign(client, make, moderator):
+    asker, hero = make.user(), make.user(role=Role.TEAM)
+    topic = make.topic(name="Billing", prefix=None)
+    ids = [make.question(asker, subject=f"Bulk question {n}") for n in range(4)]
+    back = "/moderation?queue=first-response"
+
+    def bulk(action: str, chosen: list[int], **extra: str):
+        data = {"action": action, "question_id": [str(i) for i in chosen], "next": back, **extra}
+        return client.post("/moderation/bulk", data=data, follow_redirects=True)
+
+    assert "2 of 2 questions changed" in bulk("move", ids[:2], topic_id=str(topic)).get_data(
+        as_text=True
+    )
+    assert [make.get(Question, i).topic_id for i in ids] == [topic, topic, None, None]
+    bulk("assign", ids[1:3], assignee_id=str(hero))
+    assert [make.get(Question, i).assignee_id for i in ids] == [None, hero, hero, None]
+    bulk("hide-spam", [ids[0], ids[3]])
+    assert [make.get(Question, i).hidden_at is not None for i in ids] == [True, False, False, True]
+    assert queue_ids(client, "first-response") == ids[1:3]
+    nothing = bulk("hide-spam", [])
+    assert "Tick some questions" in nothing.get_data(as_text=True)
+    assert bulk("delete-everything", ids).status_code == 200
+    assert make.get(Question, ids[1]).deleted_at is None
+    too_many = bulk("hide-spam", list(range(1, 103)))
+    assert "at most 100" in too_many.get_data(as_text=True)
+    actions = [e.action for i in ids for e in audit_rows(make, i)]
+    assert sorted(actions) == sorted(
+        ["question.move"] * 2 + ["question.assign"] * 2 + ["question.hide"] * 2
+    )
+
+
+# -- pre-moderation ------------------------------------------------------------------------------
+
+
+def premoderate(client) -> None:
+    response = client.post("/moderation/settings", data={"premoderate_new_accounts": "y"})
+    assert response.status_code == 302
+
+
+def test_premoderation_holds_a_new_accounts_first_posts_until_approved(
+    app, client, auth, make, moderator
+):
+    regular = make.user()
+    make.question(regular, subject="Posted before the switch")
+    premoderate(client)
+    assert [e.action for e in _all_audit(make)] == ["settings.change"]
+    newcomer = make.user(name="New Person")
+    held = make.question(newcomer, subject="My very first question")
+    held_reply = make.reply(make.question(regular, subject="Someone else's thread"), newcomer)
+    assert make.get(Question, held).published_at is None
+    assert make.get(Question, held).held_for_review
+    assert make.get(Reply, held_reply).published_at is None
+    # Regulars and staff are not held.
+    assert make.get(Question, make.question(regular)).published_at is not None
+    public = app.test_client().get("/questions").get_data(as_text=True)
+    assert "My very first question" not in public
+    pending = client.get("/moderation?queue=pending").get_data(as_text=True)
+    assert f'id="queue-question-{held}"' in pending and f'id="held-reply-{held_reply}"' in pending
+    assert "Approve" in pending
+
+    client.post(f"/moderation/questions/{held}/approve")
+    assert make.get(Question, held).published_at is not None
+    assert not make.get(Question, held).held_for_review
+    client.post(f"/moderation/replies/{held_reply}/reject")
+    assert make.get(Reply, held_reply).deleted_at is not None
+    assert make.get(Reply, held_reply).published_at is None
+    # Once one post is approved, the newcomer's next post goes straight out.
+    assert make.get(Question, make.question(newcomer)).published_at is not None
+    actions = [e.action for e in _all_audit(make)]
+    assert actions == ["settings.change", "question.approve", "reply.reject"]
+
+
+def test_the_author_is_told_their_post_waits_for_a_moderator(app, client, auth, make, moderator):
+    premoderate(client)
+    auth.logout()
+    newcomer = make.user()
+    auth.login_as(newcomer)
+    response = client.post(
+        "/ask", data={"subject": "Waiting for approval", "body": "Details", "topic_id": "0"}
+    )
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "a moderator will publish it shortly" in page
+    assert "Awaiting a moderator" in page
+    publish = client.post(f"/questions/{make.count(Question)}/publish")
+    assert publish.status_code == 409
+
+
+def test_an_unverified_newcomer_needs_both_approval_and_their_address(app, client, make, moderator):
+    from community.accounts import services as account_services
+    from community.questions import services as question_services
+
+    premoderate(client)
+    with app.app_context():
+        user = account_services.create_user("late@example.com", "Late", "a long passphrase here")
+        question = question_services.ask_question(user, "Held twice over", "Details")
+        db.session.commit()
+        question_id, user_id = question.id, user.id
+    client.post(f"/moderation/questions/{question_id}/approve")
+    assert make.get(Question, question_id).published_at is None  # still waits for the address
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        user.email_verified_at = datetime.now(UTC)
+        question_services.publish_held_posts(user)
+        db.session.commit()
+    assert make.get(Question, question_id).published_at is not None
+
+
+def _all_audit(make) -> list[AuditEvent]:
+    with make.app.app_context():
+        rows = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id)).all()
+        for row in rows:
+            db.session.expunge(row)
+        return rows

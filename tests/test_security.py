@@ -445,6 +445,35 @@ POST_CASES: dict[str, PostCase] = {
         lambda w: {}, ids={"question_id": "resolved_question"}, changes_db=False, actor="moderator"
     ),
     "moderation.move": PostCase(lambda w: {"topic_id": "0"}, changes_db=False, actor="moderator"),
+    # Flags and bans (actor "other" flags A's posts; nothing is flagged for the dismissals).
+    "flags.flag_question": PostCase(lambda w: {"reason": "spam"}, actor="other"),
+    "flags.flag_reply": PostCase(lambda w: {"reason": "abusive"}, actor="other"),
+    "moderation.dismiss_question_flags": PostCase(
+        lambda w: {}, changes_db=False, actor="moderator"
+    ),
+    "moderation.dismiss_reply_flags": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
+    "moderation.hide_reply": PostCase(lambda w: {"reason": "spam"}, actor="moderator"),
+    "moderation.unhide_reply": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
+    "moderation.ban": PostCase(
+        lambda w: {"reason": "spam"}, ids={"user_id": "other"}, actor="moderator"
+    ),
+    "moderation.unban": PostCase(
+        lambda w: {}, ids={"user_id": "other"}, changes_db=False, actor="moderator"
+    ),
+    "moderation.claim": PostCase(lambda w: {}, actor="moderator"),
+    "moderation.unclaim": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
+    "moderation.assign": PostCase(
+        lambda w: {"assignee_id": "0"}, changes_db=False, actor="moderator"
+    ),
+    "moderation.bulk": PostCase(
+        lambda w: {"action": "hide-spam", "question_id": str(w.question)}, actor="moderator"
+    ),
+    # Nothing is held for review here: approving or rejecting changes nothing.
+    "moderation.approve_question": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
+    "moderation.reject_question": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
+    "moderation.approve_reply": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
+    "moderation.reject_reply": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
+    "moderation.settings": PostCase(lambda w: {"premoderate_new_accounts": "y"}, actor="moderator"),
     # The embed: the same actions as the site, on its own routes (its session falls back on the
     # site's cookie when both are on one site, as here).
     "embed.ask": PostCase(

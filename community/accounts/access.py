@@ -43,6 +43,22 @@ def moderator_required(view: View) -> View:
     return guarded  # type: ignore[return-value]
 
 
+def team_required(view: View) -> View:
+    """Team members, moderators and admins: the people who answer (queues, claims)."""
+
+    @wraps(view)
+    @login_required
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_staff:
+            abort(403, "Only team members can do that.")
+        if needs_two_factor_enrolment(current_user):
+            flash("Moderators must turn on two-factor authentication first.", "info")
+            return redirect(url_for("twofactor.settings", next=request.full_path))
+        return view(*args, **kwargs)
+
+    return guarded  # type: ignore[return-value]
+
+
 def needs_two_factor_enrolment(user: Any) -> bool:
     return bool(
         current_app.config["REQUIRE_MODERATOR_2FA"]

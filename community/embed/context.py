@@ -39,7 +39,8 @@ class EmbedContext:
             raise InvalidEmbed(str(error)) from error
         theme = args.get("theme", "auto")
         origin = args.get("origin", "").rstrip("/")
-        if origin and origin not in framing_origins():
+        own = request.host_url.rstrip("/")
+        if origin and origin != own and origin not in framing_origins():
             raise InvalidEmbed(
                 f"{origin} is not among the sites allowed to show these questions "
                 "(EMBED_ALLOWED_ORIGINS)."

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from community.embed.context import THEMES
@@ -27,7 +28,7 @@ class EmbedCodeForm(FlaskForm):
     topic = SelectField("Topic", validators=[Optional()], validate_choice=True)
     theme = SelectField(
         "Theme",
-        choices=[(theme, theme.title()) for theme in THEMES],
+        choices=[SelectChoice(theme, theme.title()) for theme in THEMES],
         validators=[Optional()],
         validate_choice=True,
         description="Auto follows the reader's system setting.",

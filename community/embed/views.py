@@ -26,6 +26,7 @@ from flask import (
 )
 from flask_login import current_user
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from community import content
 from community.accounts import limits
@@ -83,6 +84,12 @@ class EmbedLinks(ThreadLinks):
         return None
 
     def delete_reply(self, reply: Reply) -> str | None:
+        return None
+
+    def flag(self, post: Question | Reply) -> str | None:
+        return None  # on the site, where the thread opens in a new tab
+
+    def moderate_reply(self, reply: Reply) -> dict[str, str] | None:
         return None
 
 
@@ -441,8 +448,8 @@ def configure() -> tuple[str, int] | str:
     """Pick defaults, copy the snippet, see it live (the app may always frame its own embed)."""
     form = EmbedCodeForm(request.args)
     topics = queries.topics_with_teams()
-    form.topic.choices = [("", "Any (by the page's address)")] + [
-        (topic.slug, topic.name) for topic in topics
+    form.topic.choices = [SelectChoice("", "Any (by the page's address)")] + [
+        SelectChoice(topic.slug, topic.name) for topic in topics
     ]
     valid = form.validate() if request.args else True
     preview_url = None

@@ -1,5 +1,4 @@
-"""Moderation: the dashboard's queues, thread controls and the audit trail (flags, bans and
-claims come later)."""
+"""Moderation: the dashboard's queues, thread controls, flags, bans and the audit trail."""
 
 from flask import Flask
 
@@ -8,3 +7,9 @@ def init_app(app: Flask) -> None:
     from community.moderation import models, views  # noqa: F401 -- registers the tables
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(views.reports)
+
+    from community import signals
+    from community.moderation import bans
+
+    signals.user_signed_in.connect(bans.on_user_signed_in, app)

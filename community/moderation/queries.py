@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased, joinedload
 
 from community.accounts.models import STAFF_ROLES, User
 from community.extensions import db
-from community.moderation.models import AuditEvent
+from community.moderation.models import AuditEvent, Flag
 from community.questions.models import Page, Question, QuestionStatus, Reply, Team, Topic
 from community.zendesk import services as zendesk_services
 from community.zendesk.models import ZendeskTicket
@@ -32,6 +32,7 @@ class Queue(StrEnum):
     WAITING = "waiting"
     UNRESOLVED = "unresolved"
     PENDING = "pending"
+    FLAGGED = "flagged"
     REMOVED = "removed"
 
     @property
@@ -44,8 +45,12 @@ QUEUE_TITLES = {
     Queue.WAITING: "Waiting on us",
     Queue.UNRESOLVED: "Unresolved",
     Queue.PENDING: "Pending",
+    Queue.FLAGGED: "Flagged",
     Queue.REMOVED: "Hidden and deleted",
 }
+
+# What team members (who answer but do not moderate) see.
+TEAM_QUEUES = (Queue.FIRST_RESPONSE, Queue.WAITING, Queue.UNRESOLVED)
 
 # Lower sorts first; questions without a (known) priority come last.
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
@@ -57,12 +62,14 @@ class QueueFilters:
     team: Team | None = None
     topic: Topic | None = None
     page_prefix: str = ""
+    assignee_id: int | None = None  # "claimed by me"
 
     def as_args(self) -> dict[str, str]:
         args = {
             "team": self.team.slug if self.team else "",
             "topic": self.topic.slug if self.topic else "",
             "page": self.page_prefix,
+            "mine": "1" if self.assignee_id else "",
         }
         return {k: v for k, v in args.items() if v}
 
@@ -206,9 +213,12 @@ def queue_page(queue: Queue, filters: QueueFilters, page: int = 1) -> QueuePage:
         query = sa.select(Question, sa.null(), _first_staff_reply_at())
     query = query.where(queue_condition(queue)).options(
         joinedload(Question.author),
+        joinedload(Question.assignee),
         joinedload(Question.topic).joinedload(Topic.team),
         joinedload(Question.origin_page),
     )
+    if filters.assignee_id is not None:
+        query = query.where(Question.assignee_id == filters.assignee_id)
     if filters.topic is not None:
         query = query.where(Question.topic_id == filters.topic.id)
     if filters.team is not None:
@@ -286,3 +296,81 @@ def audit_page(
     actor_ids = {e.actor_id for e in events if e.actor_id is not None}
     actors = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(actor_ids)))}
     return AuditPage(events, actors, page, has_next)
+
+
+# -- a person, for moderators -------------------------------------------------------------------
+
+PROFILE_ITEMS = 20
+
+
+@dataclass
+class Profile:
+    user: User
+    questions: list[Question]  # newest first, in every state
+    replies: list[Reply]
+    flags_raised: list[Flag]
+    open_flags_on_posts: int
+    history: list[AuditEvent]
+    actors: dict[int, User]
+
+
+def profile(user_id: int) -> Profile | None:
+    """A person's posts, flags and moderation history: seven queries at most."""
+    user = db.session.scalar(
+        sa.select(User).where(User.id == user_id).options(joinedload(User.team))
+    )
+    if user is None:
+        return None
+    questions = list(
+        db.session.scalars(
+            sa.select(Question)
+            .where(Question.author_id == user.id)
+            .order_by(Question.created_at.desc(), Question.id.desc())
+            .limit(PROFILE_ITEMS)
+        )
+    )
+    replies = list(
+        db.session.scalars(
+            sa.select(Reply)
+            .where(Reply.author_id == user.id)
+            .options(joinedload(Reply.question))
+            .order_by(Reply.created_at.desc(), Reply.id.desc())
+            .limit(PROFILE_ITEMS)
+        )
+    )
+    flags_raised = list(
+        db.session.scalars(
+            sa.select(Flag)
+            .where(Flag.reporter_id == user.id)
+            .order_by(Flag.created_at.desc(), Flag.id.desc())
+            .limit(PROFILE_ITEMS)
+        )
+    )
+    own_posts = sa.or_(
+        sa.and_(
+            Flag.post_type == "question",
+            Flag.post_id.in_(sa.select(Question.id).where(Question.author_id == user.id)),
+        ),
+        sa.and_(
+            Flag.post_type == "reply",
+            Flag.post_id.in_(sa.select(Reply.id).where(Reply.author_id == user.id)),
+        ),
+    )
+    open_flags = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Flag).where(Flag.resolved_at.is_(None), own_posts)
+    )
+    history = list(
+        db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.target_type == "user", AuditEvent.target_id == user.id)
+            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+            .limit(PROFILE_ITEMS)
+        )
+    )
+    actor_ids = {event.actor_id for event in history if event.actor_id is not None}
+    actors = (
+        {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(actor_ids)))}
+        if actor_ids
+        else {}
+    )
+    return Profile(user, questions, replies, flags_raised, open_flags or 0, history, actors)

@@ -10,10 +10,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from community.accounts.models import User
+from community import settings as runtime_settings
+from community.accounts.models import STAFF_ROLES, User
+from community.db import utcnow
 from community.errors import Conflict, DomainError, NotAllowed
 from community.extensions import db
-from community.moderation import audit
+from community.moderation import audit, flags
 from community.questions import permissions
 from community.questions import services as question_services
 from community.questions.models import Question, QuestionStatus, Reply, Topic
@@ -94,6 +96,7 @@ def hide(actor: User, question: Question, reason: str, details: str = "") -> boo
     if question.hidden_at is not None:
         return False
     question_services.hide_question(actor, question, reason)
+    flags.settle(actor, question, "actioned")
     extra = {"details": details[:MAX_REASON_LENGTH]} if details else {}
     _audit(
         actor,
@@ -115,7 +118,8 @@ def unhide(actor: User, question: Question) -> bool:
     before = {"hidden_at": _iso(question.hidden_at), "hidden_reason": question.hidden_reason}
     question.hidden_at = None
     question.hidden_reason = None
-    _recount(question)
+    question.hidden_by_ban = False
+    recount(question)
     _audit(actor, "question.unhide", question, before, {"hidden_at": None, "hidden_reason": None})
     return True
 
@@ -126,6 +130,7 @@ def delete(actor: User, question: Question, reason: str = "") -> bool:
         return False
     reason = " ".join((reason or "").split())[:MAX_REASON_LENGTH]
     question_services.delete_question(actor, question)
+    flags.settle(actor, question, "actioned")
     extra = {"reason": reason} if reason else {}
     _audit(
         actor,
@@ -144,7 +149,7 @@ def undelete(actor: User, question: Question) -> bool:
         return False
     before = {"deleted_at": _iso(question.deleted_at)}
     question.deleted_at = None
-    _recount(question)
+    recount(question)
     _audit(actor, "question.undelete", question, before, {"deleted_at": None})
     return True
 
@@ -204,7 +209,59 @@ def _status_from_replies(question: Question) -> QuestionStatus:
     return QuestionStatus.ANSWERED if answered else QuestionStatus.UNANSWERED
 
 
-def _recount(question: Question) -> None:
+def hide_reply(actor: User, reply: Reply, reason: str) -> bool:
+    """Hide a reply from everyone but moderators; an accepted answer stops being accepted."""
+    _require_moderator(actor)
+    reason = " ".join((reason or "").split())[:MAX_REASON_LENGTH]
+    if not reason:
+        raise DomainError("Say why this is hidden.")
+    if reply.deleted_at is not None:
+        raise Conflict("This reply is deleted.")
+    if reply.hidden_at is not None:
+        return False
+    question = db.session.get(Question, reply.question_id)
+    reply.hidden_at = utcnow()
+    reply.hidden_reason = reason
+    was_accepted = question.accepted_reply_id == reply.id
+    if was_accepted:
+        question_services.withdraw_answer(actor, question)
+    recount(question)
+    flags.settle(actor, reply, "actioned")
+    audit.record(
+        "reply.hide",
+        actor_id=actor.id,
+        target_type="reply",
+        target_id=reply.id,
+        before={"hidden_at": None},
+        after={"hidden_at": _iso(reply.hidden_at)},
+        reason=reason,
+        question_id=question.id,
+        **({"accepted_withdrawn": True} if was_accepted else {}),
+    )
+    return True
+
+
+def unhide_reply(actor: User, reply: Reply) -> bool:
+    _require_moderator(actor)
+    if reply.hidden_at is None:
+        return False
+    before = {"hidden_at": _iso(reply.hidden_at), "hidden_reason": reply.hidden_reason}
+    reply.hidden_at = reply.hidden_reason = None
+    reply.hidden_by_ban = False
+    recount(db.session.get(Question, reply.question_id))
+    audit.record(
+        "reply.unhide",
+        actor_id=actor.id,
+        target_type="reply",
+        target_id=reply.id,
+        before=before,
+        after={"hidden_at": None},
+        question_id=reply.question_id,
+    )
+    return True
+
+
+def recount(question: Question) -> None:
     """After a restore, count the public replies again and settle the status from them, so
     whatever changed while the question was away (replies deleted, an answer withdrawn) shows."""
     question.reply_count = db.session.scalar(
@@ -222,3 +279,123 @@ def _recount(question: Question) -> None:
     elif question.status != QuestionStatus.RESOLVED:  # a moderator's "resolved" stays
         question.status = _status_from_replies(question).value
     db.session.flush()
+
+
+# -- claims -------------------------------------------------------------------------------------
+
+
+def claim(actor: User, question: Question) -> bool:
+    """A team member takes the question on. Someone else's claim is taken over only by
+    assignment (a moderator), so two heroes never answer the same question unknowingly."""
+    if not permissions.can_claim(actor, question):
+        raise NotAllowed("Only team members can claim questions.")
+    if question.assignee_id == actor.id:
+        return False
+    if question.assignee_id is not None:
+        raise Conflict("Someone else has claimed this question; ask a moderator to reassign it.")
+    return _assign(actor, question, actor, "question.claim")
+
+
+def unclaim(actor: User, question: Question) -> bool:
+    """Give the question back (its assignee, or a moderator)."""
+    if question.assignee_id is None:
+        return False
+    if question.assignee_id != actor.id and not permissions.is_staff(actor):
+        raise NotAllowed("Only the person who claimed it, or a moderator, can do that.")
+    return _assign(actor, question, None, "question.unclaim")
+
+
+def assign(actor: User, question: Question, assignee: User | None) -> bool:
+    """A moderator gives the question to a team member (None: to nobody)."""
+    _require_moderator(actor)
+    if assignee is not None and not assignee.is_staff:
+        raise DomainError("Questions can only be assigned to team members.")
+    if question.assignee_id == (assignee.id if assignee else None):
+        return False
+    return _assign(actor, question, assignee, "question.assign")
+
+
+def _assign(actor: User, question: Question, assignee: User | None, action: str) -> bool:
+    before = {"assignee_id": question.assignee_id}
+    question.assignee_id = assignee.id if assignee else None
+    question.assigned_at = utcnow() if assignee else None
+    db.session.flush()
+    _audit(actor, action, question, before, {"assignee_id": question.assignee_id})
+    return True
+
+
+def team_members() -> list[User]:
+    """Everyone questions can be assigned to."""
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(User.role.in_([r.value for r in STAFF_ROLES]), User.deleted_at.is_(None))
+            .order_by(User.name, User.id)
+        )
+    )
+
+
+# -- pre-moderation -------------------------------------------------------------------------------
+
+
+def _post_audit(actor: User, action: str, post: Question | Reply, **data: Any) -> None:
+    kind = "question" if isinstance(post, Question) else "reply"
+    audit.record(f"{kind}.{action}", actor_id=actor.id, target_type=kind, target_id=post.id, **data)
+
+
+def approve(actor: User, post: Question | Reply) -> bool:
+    """Publish a post held for review (or release it to wait for its author's address)."""
+    _require_moderator(actor)
+    if not post.held_for_review or post.deleted_at is not None:
+        return False
+    published = question_services.publish_reviewed(post)
+    _post_audit(actor, "approve", post, published=published)
+    return True
+
+
+def reject(actor: User, post: Question | Reply, reason: str = "") -> bool:
+    """Turn a held post down: it is deleted (softly, like any deletion) and never published."""
+    _require_moderator(actor)
+    if not post.held_for_review or post.deleted_at is not None:
+        return False
+    post.deleted_at = utcnow()
+    db.session.flush()
+    reason = " ".join((reason or "").split())[:MAX_REASON_LENGTH]
+    _post_audit(actor, "reject", post, **({"reason": reason} if reason else {}))
+    return True
+
+
+def held_replies(limit: int = 50) -> list[Reply]:
+    """Replies waiting for review, oldest first, with their authors and questions."""
+    from sqlalchemy.orm import joinedload
+
+    return list(
+        db.session.scalars(
+            sa.select(Reply)
+            .where(Reply.held_for_review.is_(True), Reply.deleted_at.is_(None))
+            .options(joinedload(Reply.author), joinedload(Reply.question))
+            .order_by(Reply.created_at, Reply.id)
+            .limit(limit)
+        )
+    )
+
+
+def change_settings(actor: User, values: dict[str, Any]) -> list[str]:
+    """Store runtime settings; returns the keys that changed (each audited)."""
+    _require_moderator(actor)
+    changed = []
+    for key, value in values.items():
+        setting = runtime_settings.KNOWN[key]
+        before = runtime_settings.get(setting)
+        if runtime_settings.put(setting, value, actor_id=actor.id):
+            audit.record(
+                "settings.change",
+                actor_id=actor.id,
+                target_type="setting",
+                target_id=None,
+                key=key,
+                before=before,
+                after=value,
+            )
+            changed.append(key)
+    return changed

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, time
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from community.accounts.access import moderator_required
+from community import settings as runtime_settings
+from community.accounts.access import moderator_required, team_required
+from community.accounts.models import User
 from community.errors import DomainError, NotAllowed, NotFound
 from community.extensions import db
-from community.moderation import queries, services
-from community.moderation.forms import HideForm, move_form
+from community.moderation import bans, flags, queries, services
+from community.moderation.forms import BanForm, FlagForm, HideForm, SettingsForm, move_form
+from community.questions import permissions
+from community.questions import queries as question_queries
 from community.questions.forms import ActionForm
-from community.questions.models import Question
+from community.questions.models import Question, Reply
 from community.web import safe_next_url
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
@@ -32,26 +38,41 @@ def _template_helpers() -> dict[str, Any]:
 
 
 @bp.get("")
-@moderator_required
+@team_required
 def queue() -> str:
     try:
         chosen = queries.Queue(request.args.get("queue") or queries.Queue.FIRST_RESPONSE)
     except ValueError:
         abort(404)
+    if chosen not in queries.TEAM_QUEUES and not permissions.is_staff(current_user):
+        abort(403, "Only moderators can do that.")
+    if chosen is queries.Queue.FLAGGED:
+        return render_template(
+            "moderation/flagged.html",
+            listing=flags.flagged_page(_page_number()),
+            queue=chosen,
+            queues=list(queries.Queue),
+        )
     teams, topics = queries.filter_choices()
     team_slug, topic_slug = request.args.get("team", ""), request.args.get("topic", "")
     filters = queries.QueueFilters(
         team=next((t for t in teams if t.slug == team_slug), None),
         topic=next((t for t in topics if t.slug == topic_slug), None),
         page_prefix=request.args.get("page", "").strip()[: queries.MAX_PREFIX_LENGTH],
+        assignee_id=current_user.id if request.args.get("mine") else None,
     )
     listing = queries.queue_page(chosen, filters, _page_number())
+    moderating = permissions.is_staff(current_user)
+    held = services.held_replies() if chosen is queries.Queue.PENDING else []
     return render_template(
         "moderation/queue.html",
         listing=listing,
-        queues=list(queries.Queue),
+        queues=[q for q in queries.Queue if moderating or q in queries.TEAM_QUEUES],
         teams=teams,
         topics=topics,
+        team_members=services.team_members() if moderating else [],
+        move_form=move_form(topics) if moderating else None,
+        held_replies=held,
     )
 
 
@@ -207,3 +228,321 @@ def _duration(delta: Any) -> str:
     if seconds < 86400:
         return f"{seconds // 3600} h"
     return f"{seconds // 86400} d"
+
+
+# -- replies, flags ----------------------------------------------------------------------------
+
+
+def _reply_or_404(reply_id: int) -> Reply:
+    reply = db.session.get(Reply, reply_id)
+    if reply is None:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return reply
+
+
+def _reply_back(reply: Reply) -> str:
+    question = db.session.get(Question, reply.question_id)
+    return safe_next_url(request.form.get("next")) or (
+        url_for("questions.show", question_id=question.id, slug=question.slug)
+        + f"#reply-{reply.id}"
+    )
+
+
+def _run_and_back(target: str, action: Callable[[], Any], done: str) -> Response:
+    try:
+        changed = action()
+    except (NotAllowed, NotFound) as error:
+        abort(error.status, str(error))
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(done if changed else "Nothing to change.", "success" if changed else "info")
+    return redirect(target)
+
+
+@bp.post("/replies/<int:reply_id>/hide")
+@moderator_required
+def hide_reply(reply_id: int) -> Response:
+    reply = _reply_or_404(reply_id)
+    form = HideForm()
+    reason = form.reason.data if form.validate() else ""
+    if form.details.data:
+        reason = f"{reason}: {form.details.data}" if reason else ""
+    return _run_and_back(
+        _reply_back(reply),
+        lambda: services.hide_reply(current_user, reply, reason),
+        "The reply is hidden.",
+    )
+
+
+@bp.post("/replies/<int:reply_id>/unhide")
+@moderator_required
+def unhide_reply(reply_id: int) -> Response:
+    reply = _reply_or_404(reply_id)
+    return _run_and_back(
+        _reply_back(reply), lambda: services.unhide_reply(current_user, reply), "Restored."
+    )
+
+
+@bp.post("/questions/<int:question_id>/dismiss-flags")
+@moderator_required
+def dismiss_question_flags(question_id: int) -> Response:
+    return _dismiss(db.session.get(Question, question_id))
+
+
+@bp.post("/replies/<int:reply_id>/dismiss-flags")
+@moderator_required
+def dismiss_reply_flags(reply_id: int) -> Response:
+    return _dismiss(db.session.get(Reply, reply_id))
+
+
+def _dismiss(post: Question | Reply | None) -> Response:
+    if post is None:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    target = safe_next_url(request.form.get("next")) or url_for(
+        "moderation.queue", queue=queries.Queue.FLAGGED.value
+    )
+    return _run_and_back(
+        target, lambda: flags.dismiss(current_user, post), "Flags dismissed: the post stays."
+    )
+
+
+# -- people --------------------------------------------------------------------------------------
+
+
+@bp.get("/users/<int:user_id>")
+@moderator_required
+def profile(user_id: int) -> str:
+    found = queries.profile(user_id)
+    if found is None:
+        abort(404)
+    return render_template(
+        "moderation/profile.html",
+        profile=found,
+        ban_form=BanForm(),
+        can_ban=bans.can_ban(current_user, found.user),
+    )
+
+
+@bp.post("/users/<int:user_id>/ban")
+@moderator_required
+def ban(user_id: int) -> Response | tuple[str, int]:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    form = BanForm()
+    if not form.validate_on_submit():
+        found = queries.profile(user_id)
+        return render_template(
+            "moderation/profile.html",
+            profile=found,
+            ban_form=form,
+            can_ban=bans.can_ban(current_user, user),
+        ), 422
+    until = (
+        datetime.combine(form.until.data, time(23, 59, 59), tzinfo=UTC) if form.until.data else None
+    )
+    back = url_for("moderation.profile", user_id=user.id)
+    return _run_and_back(
+        back,
+        lambda: bans.ban(current_user, user, form.reason.data, until) >= 0,
+        "Banned: signed out everywhere, and their posts are hidden.",
+    )
+
+
+@bp.post("/users/<int:user_id>/unban")
+@moderator_required
+def unban(user_id: int) -> Response:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return _run_and_back(
+        url_for("moderation.profile", user_id=user.id),
+        lambda: user.banned_at is not None and bans.unban(current_user, user) >= 0,
+        "The ban is lifted and their posts are back.",
+    )
+
+
+# -- members flag posts ------------------------------------------------------------------------
+
+reports = Blueprint("flags", __name__)
+
+
+@reports.route("/questions/<int:question_id>/flag", methods=["GET", "POST"])
+@login_required
+def flag_question(question_id: int) -> Response | tuple[str, int] | str:
+    return _flag(question_queries.question_for_update(question_id, current_user))
+
+
+@reports.route("/replies/<int:reply_id>/flag", methods=["GET", "POST"])
+@login_required
+def flag_reply(reply_id: int) -> Response | tuple[str, int] | str:
+    return _flag(question_queries.reply_for_update(reply_id, current_user))
+
+
+def _flag(post: Question | Reply | None) -> Response | tuple[str, int] | str:
+    if post is None or not post.is_public:
+        abort(404)
+    question = post if isinstance(post, Question) else post.question
+    back = url_for("questions.show", question_id=question.id, slug=question.slug) + (
+        f"#reply-{post.id}" if isinstance(post, Reply) else ""
+    )
+    form = FlagForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            flags.flag(current_user, post, form.reason.data, form.note.data or "")
+        except (NotAllowed, NotFound) as error:
+            abort(error.status, str(error))
+        except DomainError as error:
+            db.session.rollback()
+            if error.status == 409:
+                flash(str(error), "info")
+                return redirect(back)
+            form.note.errors = [*form.note.errors, str(error)]
+        else:
+            db.session.commit()
+            flash("Thanks: a moderator will look at it.", "success")
+            return redirect(back)
+    if form.errors:
+        status = 422
+    return render_template(
+        "moderation/flag.html",
+        form=form,
+        post=post,
+        question=question,
+        author=db.session.get(User, post.author_id),
+        back=back,
+    ), status
+
+
+# -- claims and bulk actions ----------------------------------------------------------------------
+
+
+@bp.post("/questions/<int:question_id>/claim")
+@team_required
+def claim(question_id: int) -> Response:
+    return _act(question_id, services.claim, "It's yours: the queue shows you claimed it.")
+
+
+@bp.post("/questions/<int:question_id>/unclaim")
+@team_required
+def unclaim(question_id: int) -> Response:
+    return _act(question_id, services.unclaim, "Given back: nobody has claimed it now.")
+
+
+@bp.post("/questions/<int:question_id>/assign")
+@moderator_required
+def assign(question_id: int) -> Response:
+    assignee = _assignee_from_form()
+    return _act(question_id, services.assign, "Assigned.", assignee)
+
+
+def _assignee_from_form() -> User | None:
+    wanted = request.form.get("assignee_id", type=int)
+    if not wanted:
+        return None
+    assignee = db.session.get(User, wanted) if 0 < wanted < 2**31 else None
+    if assignee is None:
+        abort(400, "Choose a team member.")
+    return assignee
+
+
+BULK_ACTIONS = ("hide-spam", "move", "assign")
+MAX_BULK = 100
+
+
+@bp.post("/bulk")
+@moderator_required
+def bulk() -> Response:
+    """Hide, move or assign the questions ticked in a queue, in one transaction."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    back = safe_next_url(request.form.get("next")) or url_for("moderation.queue")
+    action = request.form.get("action", "")
+    ids = sorted({i for i in request.form.getlist("question_id", type=int) if 0 < i < 2**31})
+    if action not in BULK_ACTIONS or not ids or len(ids) > MAX_BULK:
+        flash("Tick some questions (at most 100) and choose what to do with them.", "error")
+        return redirect(back)
+    questions = db.session.scalars(sa.select(Question).where(Question.id.in_(ids))).all()
+    if action == "move":
+        topic_id = request.form.get("topic_id", type=int) or 0
+        topic = queries.topic(topic_id) if 0 < topic_id < 2**31 else None
+        if topic_id and topic is None:
+            abort(400, "Choose a topic.")
+        apply = lambda question: services.move(current_user, question, topic)  # noqa: E731
+    elif action == "assign":
+        assignee = _assignee_from_form()
+        apply = lambda question: services.assign(current_user, question, assignee)  # noqa: E731
+    else:
+        apply = lambda question: services.hide(current_user, question, "spam")  # noqa: E731
+    try:
+        changed = sum(1 for question in questions if apply(question))
+    except (NotAllowed, NotFound) as error:
+        abort(error.status, str(error))
+    except DomainError as error:
+        db.session.rollback()
+        flash(f"Nothing was changed: {error}", "error")
+        return redirect(back)
+    db.session.commit()
+    flash(f"{changed} of {len(questions)} questions changed.", "success")
+    return redirect(back)
+
+
+# -- pre-moderation ------------------------------------------------------------------------------
+
+
+@bp.post("/questions/<int:question_id>/approve")
+@moderator_required
+def approve_question(question_id: int) -> Response:
+    return _act(question_id, services.approve, "Approved and published.")
+
+
+@bp.post("/questions/<int:question_id>/reject")
+@moderator_required
+def reject_question(question_id: int) -> Response:
+    return _act(question_id, services.reject, "Rejected: it will not be published.")
+
+
+@bp.post("/replies/<int:reply_id>/approve")
+@moderator_required
+def approve_reply(reply_id: int) -> Response:
+    reply = _reply_or_404(reply_id)
+    return _run_and_back(
+        _reply_back(reply), lambda: services.approve(current_user, reply), "Approved and published."
+    )
+
+
+@bp.post("/replies/<int:reply_id>/reject")
+@moderator_required
+def reject_reply(reply_id: int) -> Response:
+    reply = _reply_or_404(reply_id)
+    return _run_and_back(
+        _reply_back(reply),
+        lambda: services.reject(current_user, reply),
+        "Rejected: it will not be published.",
+    )
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@moderator_required
+def settings() -> Response | str:
+    form = SettingsForm(
+        premoderate_new_accounts=runtime_settings.get(runtime_settings.PREMODERATE_NEW_ACCOUNTS)
+    )
+    if form.validate_on_submit():
+        changed = services.change_settings(
+            current_user, {"premoderate_new_accounts": bool(form.premoderate_new_accounts.data)}
+        )
+        db.session.commit()
+        flash("Saved." if changed else "Nothing changed.", "success" if changed else "info")
+        return redirect(url_for("moderation.settings"))
+    return render_template("moderation/settings.html", form=form, queues=list(queries.Queue))

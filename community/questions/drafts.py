@@ -86,6 +86,8 @@ def post_pending_draft(
 
 def posted_message(what: str, post: Question | Reply) -> str:
     """The flash after posting: held posts say so, so nobody thinks theirs went out."""
+    if post.held_for_review:
+        return f"Thanks! Your {what} is saved: a moderator will publish it shortly."
     if post.published_at is None:
         return f"Your {what} is saved: it is published once you confirm your email address."
     return f"Your {what} is posted."

@@ -38,3 +38,15 @@ class ThreadLinks:
 
     def delete_reply(self, reply: Reply) -> str | None:
         return url_for("questions.delete_reply", reply_id=reply.id)
+
+    def flag(self, post: Question | Reply) -> str | None:
+        if isinstance(post, Question):
+            return url_for("flags.flag_question", question_id=post.id)
+        return url_for("flags.flag_reply", reply_id=post.id)
+
+    def moderate_reply(self, reply: Reply) -> dict[str, str] | None:
+        """Moderators' hide and restore buttons for a reply (on the site only)."""
+        return {
+            "hide": url_for("moderation.hide_reply", reply_id=reply.id),
+            "unhide": url_for("moderation.unhide_reply", reply_id=reply.id),
+        }

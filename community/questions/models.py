@@ -97,8 +97,12 @@ class PostMixin(CreatedAtMixin):
     edited_at: Mapped[datetime | None]
     # Null while the post is held (unverified author, pre-moderation); set when it goes public.
     published_at: Mapped[datetime | None]
+    # Held for a moderator's approval (pre-moderation of new accounts), whatever the address.
+    held_for_review: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     hidden_at: Mapped[datetime | None]
     hidden_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    # Hidden with the rest of its author's posts by a ban: lifting the ban restores exactly these.
+    hidden_by_ban: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     deleted_at: Mapped[datetime | None]
     # A random key per rendered form: a double submit or a client retry finds the first post.
     submission_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
@@ -140,8 +144,12 @@ class Question(PostMixin, db.Model):
     pinned: Mapped[bool] = mapped_column(default=False)
     locked: Mapped[bool] = mapped_column(default=False)
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The team member who took the question on (claimed it, or was assigned it by a moderator).
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    assigned_at: Mapped[datetime | None]
 
-    author: Mapped[User] = relationship(lazy="raise_on_sql")
+    author: Mapped[User] = relationship(lazy="raise_on_sql", foreign_keys=[author_id])
+    assignee: Mapped[User | None] = relationship(lazy="raise_on_sql", foreign_keys=[assignee_id])
     topic: Mapped[Topic | None] = relationship(lazy="raise_on_sql")
     origin_page: Mapped[Page | None] = relationship(lazy="raise_on_sql")
     pages: Mapped[list[Page]] = relationship(secondary=question_pages, lazy="raise_on_sql")

@@ -46,3 +46,17 @@ def can_reply(viewer: Viewer, question: Question) -> bool:
 
 def can_accept(viewer: Viewer, question: Question) -> bool:
     return question.deleted_at is None and (is_author(viewer, question) or is_staff(viewer))
+
+
+def can_flag(viewer: Viewer, post: Question | Reply) -> bool:
+    """Members report others' public posts to the moderators."""
+    return bool(viewer.is_authenticated and post.is_public and viewer.id != post.author_id)
+
+
+def is_team(viewer: Viewer) -> bool:
+    """Team members, moderators and admins: they answer, see the queues and claim questions."""
+    return bool(viewer.is_authenticated and getattr(viewer, "is_staff", False))
+
+
+def can_claim(viewer: Viewer, question: Question) -> bool:
+    return is_team(viewer) and question.deleted_at is None

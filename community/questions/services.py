@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+from community import settings as runtime_settings
 from community import signals
 from community.accounts.models import User
 from community.content import render_markdown
@@ -120,7 +121,10 @@ def ask_question(
     if page is not None:
         question.pages = [page]
     saved = _insert_once(question, author, submission_key)
-    if saved is question and author.is_verified:
+    if saved is question and _needs_review(author):
+        question.held_for_review = True
+        db.session.flush()
+    elif saved is question and author.is_verified:
         _publish_question(question)
     return saved
 
@@ -148,17 +152,53 @@ def post_reply(
         submission_key=submission_key,
     )
     saved = _insert_once(reply, author, submission_key)
-    if saved is reply and author.is_verified and question.published_at is not None:
+    if saved is reply and _needs_review(author):
+        reply.held_for_review = True
+        db.session.flush()
+    elif saved is reply and author.is_verified and question.published_at is not None:
         _publish_reply(reply, question)
     return saved
 
 
+def _needs_review(author: User) -> bool:
+    """Pre-moderation: a new account's posts wait for a moderator until one is published."""
+    if author.is_staff or not runtime_settings.get(runtime_settings.PREMODERATE_NEW_ACCOUNTS):
+        return False
+    published = sa.union_all(
+        sa.select(Question.id).where(
+            Question.author_id == author.id, Question.published_at.is_not(None)
+        ),
+        sa.select(Reply.id).where(Reply.author_id == author.id, Reply.published_at.is_not(None)),
+    )
+    return not db.session.scalar(sa.select(sa.exists(published.subquery().select())))
+
+
+def publish_reviewed(post: Question | Reply) -> bool:
+    """A moderator approved ``post``: public now if its author's address is confirmed (else
+    when it is). Returns whether it went public."""
+    post.held_for_review = False
+    db.session.flush()
+    author = db.session.get(User, post.author_id)
+    if not author.is_verified or post.published_at is not None:
+        return False
+    if isinstance(post, Question):
+        _publish_question(post)
+        return True
+    question = db.session.get(Question, post.question_id)
+    if question.published_at is None or question.deleted_at is not None:
+        return False
+    _publish_reply(post, question)
+    return True
+
+
 def publish_held_posts(author: User) -> int:
-    """Publish what ``author`` wrote while unverified, oldest first; returns how many."""
+    """Publish what ``author`` wrote while unverified, oldest first; returns how many. Posts
+    held for review wait for the moderator."""
     held_questions = db.session.scalars(
         sa.select(Question)
         .where(
             Question.author_id == author.id,
+            Question.held_for_review.is_(False),
             Question.published_at.is_(None),
             Question.hidden_at.is_(None),
             Question.deleted_at.is_(None),
@@ -172,6 +212,7 @@ def publish_held_posts(author: User) -> int:
         .join(Question, Question.id == Reply.question_id)
         .where(
             Reply.author_id == author.id,
+            Reply.held_for_review.is_(False),
             Reply.published_at.is_(None),
             Reply.hidden_at.is_(None),
             Reply.deleted_at.is_(None),
@@ -192,6 +233,8 @@ def publish_own_held_post(actor: User, post: Question | Reply) -> None:
         raise NotAllowed("Only its author, with a confirmed address, can publish this.")
     if post.published_at is not None or post.hidden_at is not None or post.deleted_at is not None:
         raise Conflict("This is not waiting to be published.")
+    if post.held_for_review:
+        raise Conflict("This is waiting for a moderator's review.")
     if isinstance(post, Question):
         _publish_question(post)
         return
