@@ -149,7 +149,7 @@ SELECT q, author,
          WHEN 2 THEN format(E'<p>Following the steps here:</p>\\n<ol>\\n<li>create the key</li>'
                          || E'\\n<li>set <code>%%s</code></li>\\n<li>restart</li>\\n</ol>\\n<p>the '
                          || E'last step fails with <code>HTTP %%s</code>. Any idea? See <a href='
-                         || E'"https://docs.example.com/changelog" rel="nofollow noopener">the '
+                         || E'"https://docs.example.com/changelog" rel="nofollow ugc noopener">the '
                          || E'changelog</a>.</p>', fn, code)
          ELSE format(E'<p>Does <code>%%s</code> also work with version %%s? The example only '
                   || E'mentions %%s.</p>', fn, secs %% 7 + 2, secs %% 7 + 1)
@@ -225,7 +225,8 @@ SELECT r.id, q.id,
        CASE pg_temp.h(r.id, 23, 3)
          WHEN 0 THEN format(E'<p>Set <code>max_retries</code> to %%s and use exponential '
                          || E'backoff; the <a href="https://docs.example.com/errors#retries" '
-                         || E'rel="nofollow noopener">retry section</a> has an example.</p>', 3 + k)
+                         || E'rel="nofollow ugc noopener">retry section</a> has an example.</p>',
+                            3 + k)
          WHEN 1 THEN format(E'<p>This was fixed in version %%s.%%s. After upgrading, run:</p>\\n'
                          || E'<pre><code>example migrate --check\\n</code></pre>', 2 + k,
                             q.id %% 10)
