@@ -29,6 +29,7 @@ for one typical page and for the page with the most questions.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -1113,6 +1114,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dropped {database.name}")
         return 0
     wrk_binary()
+    if importlib.util.find_spec("gunicorn") is None:
+        raise SystemExit("gunicorn is not installed: .venv/bin/pip install -e '.[bench]'")
     import sqlalchemy as sa
 
     print(
