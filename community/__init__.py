@@ -43,7 +43,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     web.init_app(app)
     templating.init_app(app)
 
-    from community import accounts, embed, jobs, moderation, notifications, questions, zendesk
+    from community import (
+        accounts,
+        api,
+        embed,
+        jobs,
+        moderation,
+        notifications,
+        questions,
+        zendesk,
+    )
 
     accounts.init_app(app)
     questions.init_app(app)
@@ -52,5 +61,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     moderation.init_app(app)
     zendesk.init_app(app)
     embed.init_app(app)
+    api.init_app(app)
     demo.init_app(app)
     return app

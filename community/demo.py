@@ -186,5 +186,7 @@ def _conversations(people: dict[str, User]) -> int:
         if accepted is not None:
             questions.accept_answer(people[asker], question, posted[accepted])
         question.last_activity_at = posted[-1].created_at if posted else started
+        db.session.flush()
+        questions.refresh_response_times(question)  # from the back-dated replies
         created += 1
     return created

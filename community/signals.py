@@ -24,3 +24,10 @@ answer_withdrawn = _signals.signal("answer-withdrawn")
 question_deleted = _signals.signal("question-deleted")
 #: A moderator hid a question (``question=``, ``actor=``, ``reason=``; "spam" for spam).
 question_hidden = _signals.signal("question-hidden")
+#: A question or reply was edited (``post=``, ``actor=``, ``revision=``: the version before).
+post_edited = _signals.signal("post-edited")
+#: A moderator made a hidden or deleted question public again (``question=``, ``actor=``).
+question_restored = _signals.signal("question-restored")
+#: A moderator marked a question resolved or unresolved (``question=``, ``actor=``,
+#: ``resolved=``).
+question_resolution_changed = _signals.signal("question-resolution-changed")

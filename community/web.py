@@ -50,6 +50,7 @@ class RowIdConverter(IntegerConverter):
     """An ``int`` in a URL is a row id: one no row can have is a 404, not a database error."""
 
     def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min", 1)  # ids start at 1: /questions/0 is not a route either
         kwargs.setdefault("max", MAX_ID)
         super().__init__(url_map, *args, **kwargs)
 

@@ -32,6 +32,16 @@ def flag(make, reporter_id: int, model: type, post_id: int, reason: str, note: s
         db.session.commit()
 
 
+def delete_reply(make, reply_id: int) -> None:
+    """As its author does, through the service (which keeps the question's response times)."""
+    from community.questions import services as question_services
+
+    with make.app.app_context():
+        reply = db.session.get(Reply, reply_id)
+        question_services.delete_reply(db.session.get(User, reply.author_id), reply)
+        db.session.commit()
+
+
 def queue_ids(client, queue: str, **args: Any) -> list[int]:
     response = client.get("/moderation", query_string={"queue": queue, **args})
     assert response.status_code == 200, response.status_code
@@ -78,8 +88,7 @@ def test_needs_first_response(client, make, moderator):
     moderator_answered = make.question(asker)
     make.reply(moderator_answered, moderator)
     staff_reply_deleted = make.question(asker)
-    reply = make.reply(staff_reply_deleted, staff)
-    make.update(Reply, reply, deleted_at=datetime.now(UTC))
+    delete_reply(make, make.reply(staff_reply_deleted, staff))
     staff_reply_held = make.question(asker)
     make.update(User, staff, email_verified_at=None)
     make.reply(staff_reply_held, staff)  # held: not a response the asker can see
@@ -114,7 +123,7 @@ def test_waiting_on_us(client, make, moderator):
     make.reply(never_staff, asker)
     follow_up_deleted = make.question(asker)
     make.reply(follow_up_deleted, staff)
-    make.update(Reply, make.reply(follow_up_deleted, asker), deleted_at=datetime.now(UTC))
+    delete_reply(make, make.reply(follow_up_deleted, asker))
     resolved = make.question(asker)
     answer = make.reply(resolved, staff)
     make.accept(answer, asker)
@@ -651,7 +660,7 @@ def test_every_moderation_and_admin_route_is_closed_to_those_not_named(
     reply = make.reply(question, make.user())
     if who != "anonymous":
         auth.login_as(make.user(role=Role.TEAM if who == "team" else Role.MEMBER))
-    values = {"question_id": question, "reply_id": reply, "user_id": author}
+    values = {"question_id": question, "reply_id": reply, "user_id": author, "job_id": 1}
     checked = 0
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith(("/moderation", "/admin")):
@@ -837,3 +846,81 @@ def _all_audit(make) -> list[AuditEvent]:
         for row in rows:
             db.session.expunge(row)
         return rows
+
+
+# -- edit history --------------------------------------------------------------------------------
+
+
+def test_edits_keep_history_and_moderator_edits_are_audited(app, client, auth, make):
+    author = make.user(name="Ada", email="ada@example.com")
+    question = make.question(author, subject="The first subject", body="First **body**")
+    reply = make.reply(question, make.user(), body="A reply v1")
+    auth.login_as(author)
+    client.post(
+        f"/questions/{question}/edit", data={"subject": "The second subject", "body": "Second"}
+    )
+    auth.logout()
+    moderator_id = make.moderator(name="Mo")
+    auth.login_as(moderator_id)
+    client.post(f"/replies/{reply}/edit", data={"body": "A reply v2, tidied by a moderator"})
+    history = client.get(f"/questions/{question}/history").get_data(as_text=True)
+    assert history.index("The second subject") < history.index("The first subject")
+    assert "<strong>body</strong>" in history and "Ada" in history
+    reply_history = app.test_client().get(f"/replies/{reply}/history").get_data(as_text=True)
+    assert "A reply v1" in reply_history and "A reply v2" in reply_history
+    assert "Mo" in reply_history
+    thread = client.get(f"/questions/{question}", follow_redirects=True).get_data(as_text=True)
+    assert f'href="/questions/{question}/history"' in thread
+    # The author's own edit is not a moderation action; the moderator's is.
+    assert [(e.action, e.target_id) for e in _all_audit(make)] == [("reply.edit", reply)]
+    hidden = make.question(author, subject="Hidden one")
+    make.update(Question, hidden, hidden_at=datetime.now(UTC))
+    assert app.test_client().get(f"/questions/{hidden}/history").status_code == 404
+
+
+# -- background work ------------------------------------------------------------------------------
+
+
+def test_the_dashboard_shows_background_work_and_retries_a_dead_job(app, client, make, moderator):
+    from community.jobs.models import Job, JobStatus
+
+    with app.app_context():
+        dead = Job(
+            kind="email.reply",
+            payload={},
+            status=JobStatus.DEAD.value,
+            attempts=8,
+            last_error="SMTP 550 mailbox unavailable",
+        )
+        waiting = Job(
+            kind="slack.question", payload={}, run_after=datetime.now(UTC) - timedelta(minutes=10)
+        )
+        db.session.add_all([dead, waiting])
+        db.session.commit()
+        dead_id = dead.id
+    page = client.get("/moderation/jobs").get_data(as_text=True)
+    assert "SMTP 550 mailbox unavailable" in page and f'id="job-{dead_id}"' in page
+    assert "is a worker running" in page
+    client.post(f"/moderation/jobs/{dead_id}/retry")
+    job = make.get(Job, dead_id)
+    assert (job.status, job.attempts) == (JobStatus.PENDING.value, 0)
+    assert [e.action for e in _all_audit(make)] == ["job.retry"]
+    assert "No dead jobs" in client.get("/moderation/jobs").get_data(as_text=True)
+
+
+def test_response_times_follow_replies_coming_and_going(client, make, moderator):
+    asker, staff = make.user(), make.user(role=Role.TEAM)
+    question = make.question(asker)
+    staff_reply = make.reply(question, staff)
+    assert make.get(Question, question).first_response_at is not None
+    assert queue_ids(client, "first-response") == []
+    make.reply(question, asker)
+    assert queue_ids(client, "waiting") == [question]
+    client.post(f"/moderation/replies/{staff_reply}/hide", data={"reason": "spam"})
+    state = make.get(Question, question)
+    assert (state.first_response_at, state.waiting_since) == (None, None)
+    assert queue_ids(client, "first-response") == [question]
+    client.post(f"/moderation/replies/{staff_reply}/unhide")
+    assert queue_ids(client, "waiting") == [question]
+    make.reply(question, staff)
+    assert queue_ids(client, "waiting") == []

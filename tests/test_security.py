@@ -25,6 +25,7 @@ from flask.testing import FlaskClient
 from werkzeug.security import check_password_hash
 
 from community.accounts import emails as account_emails
+from community.accounts import services as account_services
 from community.accounts import tokens, twofactor
 from community.accounts.models import Role, User, UserSession
 from community.extensions import csrf, db
@@ -46,8 +47,16 @@ EXPECTED_CSRF_EXEMPT_VIEWS: set[str] = {
     # body (constant-time compare, fresh timestamps, no replays) decides. tests/test_zendesk.py.
     "community.zendesk.views.webhook",
 }
-EXPECTED_CSRF_EXEMPT_BLUEPRINTS: set[str] = set()
-EXEMPT_ENDPOINTS = {"notifications.unsubscribe", "zendesk.webhook"}
+EXPECTED_CSRF_EXEMPT_BLUEPRINTS: set[str] = {
+    # The JSON API (/api/v1): it has no cookie session at all (accounts/cookies.py), so a forged
+    # cross-site request carries no identity to abuse; writes authenticate with a bearer token,
+    # which a browser never attaches on its own, and only accept application/json. The tests
+    # below (and tests/test_api.py) show that a signed-in browser, with or without the site's
+    # CSRF token, gets 401 there and changes nothing.
+    "api",
+}
+API_WRITES = {"api.create_question", "api.create_reply", "api.accept_answer"}
+EXEMPT_ENDPOINTS = {"notifications.unsubscribe", "zendesk.webhook", *API_WRITES}
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -162,6 +171,7 @@ class World:
     unsubscribe_token: str  # A's token for their own question
     team: int
     other_session: int  # A signed in on another device
+    api_token: int  # A's personal API token
     unverified: int  # signed up, never confirmed
     verify_token: str  # the unverified person's confirmation link
     reset_token: str  # A's password reset link
@@ -215,6 +225,8 @@ def world(make) -> World:
         db.session.add(other_session)
         db.session.commit()
         team_id, other_session_id = team.id, other_session.id
+        api_token_id = account_services.create_api_token(ada, "Docs build")[0].id
+        db.session.commit()
     two_factor_user = person("tess@example.com")
     with make.app.app_context():
         tess = db.session.get(User, two_factor_user)
@@ -251,6 +263,7 @@ def world(make) -> World:
         unsubscribe_token=unsubscribe_token,
         team=team_id,
         other_session=other_session_id,
+        api_token=api_token_id,
         unverified=unverified,
         verify_token=verify_token,
         reset_token=reset_token,
@@ -378,6 +391,11 @@ POST_CASES: dict[str, PostCase] = {
     "accounts.sign_out_everywhere": PostCase(lambda w: {}),
     "accounts.end_other_session": PostCase(lambda w: {}, ids={"session_id": "other_session"}),
     "accounts.delete_account": PostCase(lambda w: {"delete-confirmation": PASSWORD}),
+    # A new token is shown on the page that answers (never carried through a redirect).
+    "accounts.create_api_token": PostCase(
+        lambda w: {"token-name": "CI", "token-current_password": PASSWORD}, status=200
+    ),
+    "accounts.revoke_api_token": PostCase(lambda w: {}, ids={"token_id": "api_token"}),
     "accounts.change_role": PostCase(
         lambda w: {f"user-{w.other}-role": "moderator", f"user-{w.other}-team_id": "0"},
         ids={"user_id": "other"},
@@ -474,6 +492,8 @@ POST_CASES: dict[str, PostCase] = {
     "moderation.approve_reply": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
     "moderation.reject_reply": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
     "moderation.settings": PostCase(lambda w: {"premoderate_new_accounts": "y"}, actor="moderator"),
+    # Job 1 (the first notification the world queued) waits: retrying runs it now.
+    "moderation.retry_job": PostCase(lambda w: {}, ids={"job_id": "question"}, actor="moderator"),
     # The embed: the same actions as the site, on its own routes (its session falls back on the
     # site's cookie when both are on one site, as here).
     "embed.ask": PostCase(
@@ -504,6 +524,11 @@ POST_CASES: dict[str, PostCase] = {
     "embed.redeem": PostCase(lambda w: {}, changes_db=False, status=200, query=EMBED),
     # No popup sign-in is under way in this browser: refused, nothing recorded.
     "embed.popup_done": PostCase(lambda w: {}, changes_db=False, status=400),
+    # The API ignores cookies: a signed-in browser with the site's own CSRF token is still no
+    # one there (401), and nothing changes. Its writes need a bearer token (tests/test_api.py).
+    "api.create_question": PostCase(lambda w: {}, changes_db=False, status=401),
+    "api.create_reply": PostCase(lambda w: {}, changes_db=False, status=401),
+    "api.accept_answer": PostCase(lambda w: {}, changes_db=False, status=401),
 }
 DEFAULT_IDS = {"question_id": "question", "reply_id": "own_reply", "token": "unsubscribe_token"}
 
@@ -523,9 +548,11 @@ def test_every_post_route_has_a_csrf_case(app):
     assert {rule.endpoint for rule in post_rules(app)} == set(POST_CASES)
 
 
-def test_csrf_exempt_routes_are_exactly_the_reviewed_ones():
+def test_csrf_exempt_routes_are_exactly_the_reviewed_ones(app):
     assert set(csrf._exempt_views) == EXPECTED_CSRF_EXEMPT_VIEWS
-    assert set(csrf._exempt_blueprints) == EXPECTED_CSRF_EXEMPT_BLUEPRINTS
+    assert {blueprint.name for blueprint in csrf._exempt_blueprints} == (
+        EXPECTED_CSRF_EXEMPT_BLUEPRINTS
+    )
 
 
 @pytest.mark.parametrize("app_config", [CSRF_ON])
@@ -567,6 +594,42 @@ def test_post_routes_work_with_the_sessions_own_token(app, client, make, world, 
     assert (snapshot(app) != before) is case.changes_db
     if endpoint == "accounts.sign_out":
         assert signed_in_user(client) is None
+
+
+@pytest.mark.parametrize("app_config", [CSRF_ON])
+def test_api_writes_ignore_the_browser_session_and_its_csrf_token(app, client, world):
+    """Why the API may be CSRF-exempt: cookies never authenticate there. A signed-in browser,
+    sending the session's own CSRF token, JSON or a form, same-site or cross-site, is no one to
+    the API: 401 and nothing changes, and the browser's session survives untouched."""
+    sign_in(client, world.emails[world.author])
+    token = csrf_token(client)
+    bodies = {
+        "api.create_question": {
+            "page_url": "https://docs.example.com/docs/x",
+            "subject": "Forged",
+            "body": "Forged",
+        },
+        "api.create_reply": {"body": "Forged"},
+        "api.accept_answer": {"reply_id": world.answer},
+    }
+    before = snapshot(app)
+    rules = [rule for rule in post_rules(app) if rule.endpoint in API_WRITES]
+    assert {rule.endpoint for rule in rules} == API_WRITES
+    for rule in rules:
+        body = bodies[rule.endpoint]
+        for headers in ({}, {"Origin": "https://evil.test", "Sec-Fetch-Site": "cross-site"}):
+            headers = {**headers, "X-CSRFToken": token}
+            for sent in (
+                {"json": body},
+                {"data": {**body, "csrf_token": token}},
+                {"data": "{}", "content_type": "text/plain"},
+            ):
+                response = client.post(post_url(rule, world), headers=headers, **sent)
+                assert response.status_code == 401, (rule.endpoint, sent)
+                assert response.mimetype == "application/problem+json"
+                assert "Set-Cookie" not in response.headers
+    assert snapshot(app) == before
+    assert signed_in_user(client) is not None
 
 
 @pytest.mark.parametrize("app_config", [CSRF_ON])
@@ -633,6 +696,7 @@ GET_QUERY = {
     "questions.page": "?url=https%3A%2F%2Fdocs.example.com%2Fdocs%2Fnever-seen&title=New",
     "questions.ask": "?url=https%3A%2F%2Fdocs.example.com%2Fdocs%2Fnever-seen&title=New",
     "accounts.sign_in": "?next=%2Fquestions",
+    "api.page_questions": "?url=https%3A%2F%2Fdocs.example.com%2Fdocs%2Fnever-seen",
     "accounts.sign_up": "?next=%2Fquestions",
     "moderation.queue": "?queue=waiting&team=replay&page=https%3A%2F%2Fdocs.example.com%2F%25_",
     "moderation.audit_log": "?action=question.pin&target_type=question&target_id=1",
@@ -694,8 +758,12 @@ def test_post_only_routes_refuse_get(app, client, world):
     assert (response.status_code, response.mimetype) == (405, "application/problem+json")
     assert "POST" in response.headers.get("Allow", "")
     assert signed_in_user(client) is not None
+    paths_with_get = {
+        rule.rule for rule in app.url_map.iter_rules() if "GET" in (rule.methods or ())
+    }
     for rule in post_rules(app):
-        if "GET" not in (rule.methods or ()):
+        # POST /api/v1/questions asks, GET /api/v1/questions lists: the path answers GET.
+        if "GET" not in (rule.methods or ()) and rule.rule not in paths_with_get:
             assert client.get(post_url(rule, world)).status_code == 405, rule.endpoint
     assert snapshot(app) == before
 

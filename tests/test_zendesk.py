@@ -380,6 +380,45 @@ def test_hiding_a_question_as_spam_solves_its_ticket_with_the_spam_tag(
     assert note(body).startswith("The question was hidden as spam")
 
 
+def test_moderators_restoring_or_resolving_a_question_updates_its_ticket(
+    app, make, run_jobs, zendesk, client, auth
+):
+    _asker, question = published_question(make, run_jobs, zendesk)
+    auth.login_as(make.moderator())
+    client.post(f"/moderation/questions/{question}/hide", data={"reason": "spam"})
+    run_jobs()
+    client.post(f"/moderation/questions/{question}/unhide")
+    run_jobs()
+    restored = puts(zendesk)[-1]
+    assert restored["status"] == "open"
+    assert note(restored).startswith("A moderator restored the question on the community.")
+    client.post(f"/moderation/questions/{question}/resolve")
+    run_jobs()
+    resolved = puts(zendesk)[-1]
+    assert resolved["status"] == "solved"
+    assert "marked the question resolved" in note(resolved)
+    client.post(f"/moderation/questions/{question}/unresolve")
+    run_jobs()
+    assert puts(zendesk)[-1]["status"] == "open"
+    assert "needs an answer again" in note(puts(zendesk)[-1])
+    # A resync after the restore no longer asks for the spam tag.
+    assert mirror(make, question).desired_tag == ""
+
+
+def test_lifting_a_ban_reopens_the_tickets_of_the_questions_it_hid(
+    app, make, run_jobs, zendesk, client, auth
+):
+    asker, _question = published_question(make, run_jobs, zendesk)
+    auth.login_as(make.moderator())
+    client.post(f"/moderation/users/{asker}/ban", data={"reason": "spam run"})
+    run_jobs()
+    assert puts(zendesk)[-1]["status"] == "solved"
+    client.post(f"/moderation/users/{asker}/unban")
+    run_jobs()
+    assert puts(zendesk)[-1]["status"] == "open"
+    assert zendesk.tickets[101]["status"] == "open"
+
+
 def test_a_question_deleted_before_its_ticket_was_made_never_reaches_zendesk(
     app, make, run_jobs, zendesk
 ):

@@ -35,3 +35,23 @@ def create(email: str, name: str, password: str, role: str) -> None:
         raise click.ClickException(str(error)) from error
     db.session.commit()
     click.echo(f"Created {user.role} {user.email} (id {user.id}).")
+
+
+@bp.cli.command("token")
+@click.argument("email")
+@click.option("--name", default="Command line", show_default=True, help="What the token is for.")
+def token(email: str, name: str) -> None:
+    """Print a new personal API token for the account (for scripts: only the token is printed).
+
+    Anyone who can run this can act as the account through the API; revoke tokens in the
+    account's settings.
+    """
+    user = services.find_user_by_email(email)
+    if user is None or user.deleted_at is not None:
+        raise click.ClickException(f"No account has the address {email}.")
+    try:
+        _row, secret = services.create_api_token(user, name)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(secret)

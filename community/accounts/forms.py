@@ -125,6 +125,17 @@ class DeleteAccountForm(FlaskForm):
     )
 
 
+class ApiTokenForm(FlaskForm):
+    name = StringField(
+        "Token name",
+        filters=[_strip],
+        validators=[InputRequired("Say what the token is for."), Length(max=100)],
+        description="What it is for, e.g. “docs build” or “support dashboard”.",
+        render_kw={"autocomplete": "off"},
+    )
+    current_password = _current_password()
+
+
 class RoleForm(FlaskForm):
     role = SelectField("Role", choices=[SelectChoice(r.value, r.value.title()) for r in Role])
     team_id = SelectField("Team", coerce=int, choices=[SelectChoice("0", "—")])

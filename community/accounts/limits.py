@@ -28,6 +28,7 @@ EMAIL_CHANGE_PER_ACCOUNT = "5/hour"
 RESET_PER_IP = "10/hour"
 RESET_PER_ACCOUNT = "5/hour"
 RESEND_PER_ACCOUNT = "3/hour"
+API_TOKENS_CREATED_PER_ACCOUNT = "10/hour"
 
 View = TypeVar("View", bound=Callable)
 

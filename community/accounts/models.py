@@ -155,3 +155,20 @@ class UserSession(CreatedAtMixin, db.Model):
     revoked_at: Mapped[datetime | None]
     user_agent: Mapped[str] = mapped_column(sa.String(300), default="")
     ip_address: Mapped[str] = mapped_column(sa.String(64), default="")
+
+
+class ApiToken(CreatedAtMixin, db.Model):
+    """A personal API token. Only the SHA-256 of its secret is stored, with the secret's first
+    characters so its owner can tell tokens apart; the secret itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    display_prefix: Mapped[str] = mapped_column(sa.String(16))
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(lazy="raise_on_sql")

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from community import signals
 from community.accounts import emails as account_emails
 from community.accounts import tokens
-from community.accounts.models import Identity, RecoveryCode, Role, User, UserSession
+from community.accounts.models import ApiToken, Identity, RecoveryCode, Role, User, UserSession
 from community.db import utcnow
 from community.errors import Conflict, DomainError, NotAllowed
 from community.extensions import db
@@ -336,6 +338,8 @@ def reset_password(token: str, password: str) -> User:
         raise InvalidLink()
     user, _payload = found
     set_password(user, password)
+    # Whoever held the account before the owner proved the address loses its tokens too.
+    revoke_all_api_tokens(user)
     if user.email_verified_at is None:
         # The link proves the address, but not who wrote what the account holds: posts held
         # before the reset stay held for the owner to review and publish (or delete) themselves.
@@ -456,6 +460,7 @@ def delete_account(
     user.email_notifications = False
     db.session.execute(sa.delete(Identity).where(Identity.user_id == user.id))
     db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    revoke_all_api_tokens(user)
     end_all_sessions(user)
 
 
@@ -481,3 +486,104 @@ def change_role(actor: User, user: User, role: Role, team_id: int | None) -> Non
         before=before,
         after={"role": user.role, "team_id": user.team_id},
     )
+
+
+# -- personal API tokens ---------------------------------------------------------------------------
+
+# Not a secret: a fixed marker, so a leaked token is recognisable (secret scanners, logs).
+API_TOKEN_PREFIX = "cmty_"  # noqa: S105
+API_TOKEN_DISPLAY_LENGTH = len(API_TOKEN_PREFIX) + 6
+MAX_API_TOKEN_NAME_LENGTH = 100
+MAX_API_TOKENS_PER_USER = 20
+API_TOKEN_USE_RESOLUTION = timedelta(minutes=5)
+
+
+def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
+    """A new personal API token for ``user``: the row, and the secret (shown once, never stored;
+    only its SHA-256 is kept)."""
+    if not user.is_active:
+        raise NotAllowed("This account is suspended.")
+    name = " ".join((name or "").split())
+    if not name or len(name) > MAX_API_TOKEN_NAME_LENGTH:
+        raise DomainError(f"Name the token in 1 to {MAX_API_TOKEN_NAME_LENGTH} characters.")
+    if len(active_api_tokens(user)) >= MAX_API_TOKENS_PER_USER:
+        raise Conflict(f"You have {MAX_API_TOKENS_PER_USER} tokens: revoke one first.")
+    secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_hash=api_token_hash(secret),
+        display_prefix=secret[:API_TOKEN_DISPLAY_LENGTH],
+    )
+    db.session.add(token)
+    db.session.flush()
+    return token, secret
+
+
+def api_token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def active_api_tokens(user: User) -> list[ApiToken]:
+    return list(
+        db.session.scalars(
+            sa.select(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
+    )
+
+
+def revoke_api_token(user: User, token_id: int) -> bool:
+    """Revoke one of the user's own tokens; False if they have no such live token."""
+    result = db.session.execute(
+        sa.update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            ApiToken.user_id == user.id,
+            ApiToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+    return result.rowcount == 1
+
+
+def revoke_all_api_tokens(user: User) -> None:
+    db.session.execute(
+        sa.update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def api_token_for_secret(secret: str) -> ApiToken | None:
+    """The live token with this secret, its user loaded (one query), or None: unknown, revoked,
+    or its account deleted. A banned account's token is returned: the caller refuses it with a
+    reason."""
+    if not secret.startswith(API_TOKEN_PREFIX) or len(secret) > 200:
+        return None
+    token = db.session.scalar(
+        sa.select(ApiToken)
+        .join(ApiToken.user)
+        .options(contains_eager(ApiToken.user))
+        .where(ApiToken.token_hash == api_token_hash(secret))
+    )
+    if token is None or token.revoked_at is not None or token.user.deleted_at is not None:
+        return None
+    return token
+
+
+def note_api_token_use(token: ApiToken, *, own_transaction: bool) -> None:
+    """Record when the token was last used, to the nearest few minutes. A read notes it in a
+    transaction of its own (so it never becomes a writer); a write notes it with its changes."""
+    now = utcnow()
+    if token.last_used_at is not None and now - token.last_used_at <= API_TOKEN_USE_RESOLUTION:
+        return
+    if not own_transaction:
+        token.last_used_at = now
+        return
+    with db.engine.begin() as connection:
+        connection.execute(
+            sa.update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
+        )
+    set_committed_value(token, "last_used_at", now)

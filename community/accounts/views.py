@@ -19,6 +19,7 @@ from wtforms.fields.choices import SelectChoice
 from community.accounts import limits, services
 from community.accounts.access import admin_required
 from community.accounts.forms import (
+    ApiTokenForm,
     ChangeEmailForm,
     ChangePasswordForm,
     DeleteAccountForm,
@@ -210,6 +211,7 @@ def _settings_forms() -> dict:
         "password_form": ChangePasswordForm(prefix="password"),
         "email_form": ChangeEmailForm(prefix="email"),
         "delete_form": DeleteAccountForm(prefix="delete"),
+        "token_form": ApiTokenForm(prefix="token"),
     }
 
 
@@ -218,6 +220,7 @@ def _settings_page(status: int = 200, **forms) -> tuple[str, int]:
         **_settings_forms(),
         **forms,
         "sessions": services.active_sessions(current_user),
+        "api_tokens": services.active_api_tokens(current_user),
         "this_session": services.session_token_hash(current_user.session_token or ""),
     }
     return render_template("accounts/settings.html", **context), status
@@ -339,6 +342,46 @@ def sign_out_everywhere() -> Response:
     end_session()
     flash("You are signed out on every device, this one included.", "info")
     return redirect(url_for("accounts.sign_in"))
+
+
+@bp.post("/settings/account/api-tokens")
+@login_required
+@limiter.limit(limits.API_TOKENS_CREATED_PER_ACCOUNT, key_func=limits.user_key)
+def create_api_token() -> tuple[str, int] | Response:
+    """A new personal API token. A token acts as the account without its password or second
+    factor, so making one asks for the password (or a recent sign-in, without a password)."""
+    form = ApiTokenForm(prefix="token")
+    if form.validate_on_submit():
+        try:
+            services.check_current_password(
+                current_user, form.current_password.data, recently_signed_in=signed_in_recently()
+            )
+            _token, secret = services.create_api_token(current_user, form.name.data)
+        except services.WrongPassword as error:
+            form.current_password.errors = [str(error)]
+        except DomainError as error:
+            form.name.errors = [str(error)]
+        else:
+            db.session.commit()
+            # Shown on this response only (never stored, never in a cookie or a redirect).
+            fresh = ApiTokenForm(prefix="token", formdata=None)
+            page, _status = _settings_page(new_api_token=secret, token_form=fresh)
+            response = make_response(page, 200)
+            response.headers["Cache-Control"] = "no-store"
+            return _no_referrer(response)
+    return _settings_page(INVALID, token_form=form)
+
+
+@bp.post("/settings/account/api-tokens/<int:token_id>/revoke")
+@login_required
+def revoke_api_token(token_id: int) -> Response:
+    if not SignOutForm().validate_on_submit():
+        abort(400)
+    if not services.revoke_api_token(current_user, token_id):
+        abort(404)
+    db.session.commit()
+    flash("The token is revoked: it no longer works.", "info")
+    return redirect(url_for("accounts.settings") + "#api-tokens-heading")
 
 
 @bp.post("/settings/account/delete")

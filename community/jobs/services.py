@@ -108,3 +108,11 @@ def queue_health() -> dict[str, Any]:
         "oldest_pending_age_seconds": round((now - oldest).total_seconds(), 1) if oldest else 0,
         "dead": dead or 0,
     }
+
+
+def counts_by_status() -> dict[str, int]:
+    """How many jobs are in each state (one grouped query)."""
+    rows = db.session.execute(sa.select(Job.status, sa.func.count()).group_by(Job.status)).all()
+    counts = {status.value: 0 for status in JobStatus}
+    counts.update(dict(rows))
+    return counts

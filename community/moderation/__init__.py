@@ -10,6 +10,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.reports)
 
     from community import signals
-    from community.moderation import bans
+    from community.moderation import bans, services
 
     signals.user_signed_in.connect(bans.on_user_signed_in, app)
+    signals.post_edited.connect(services.on_post_edited, app)

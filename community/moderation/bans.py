@@ -127,20 +127,25 @@ def _hide_posts(actor: User, user: User, now: datetime) -> int:
 def _restore_posts(user: User) -> int:
     db.session.flush()
     show = {"hidden_at": None, "hidden_reason": None, "hidden_by_ban": False}
-    questions = (
-        db.session.execute(
-            sa.update(Question)
-            .where(Question.author_id == user.id, Question.hidden_by_ban.is_(True))
-            .values(**show)
-        ).rowcount
-        or 0
+    question_ids = list(
+        db.session.scalars(
+            sa.select(Question.id).where(
+                Question.author_id == user.id, Question.hidden_by_ban.is_(True)
+            )
+        )
     )
+    if question_ids:
+        db.session.execute(sa.update(Question).where(Question.id.in_(question_ids)).values(**show))
     by_ban = sa.and_(Reply.author_id == user.id, Reply.hidden_by_ban.is_(True))
     touched = set(db.session.scalars(sa.select(Reply.question_id).where(by_ban).distinct()))
     replies = db.session.execute(sa.update(Reply).where(by_ban).values(**show)).rowcount or 0
     db.session.expire_all()
-    _recount(touched)
-    return questions + replies
+    _recount(touched | set(question_ids))
+    app = current_app._get_current_object()
+    for question in db.session.scalars(sa.select(Question).where(Question.id.in_(question_ids))):
+        if question.is_public:
+            signals.question_restored.send(app, question=question, actor=None)
+    return len(question_ids) + replies
 
 
 def _recount(question_ids: set[int]) -> None:

@@ -12,9 +12,9 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import joinedload
 
-from community.accounts.models import STAFF_ROLES, User
+from community.accounts.models import User
 from community.extensions import db
 from community.moderation.models import AuditEvent, Flag
 from community.questions.models import Page, Question, QuestionStatus, Reply, Team, Topic
@@ -98,66 +98,9 @@ class QueuePage:
 
 
 # -- the conditions -----------------------------------------------------------------------------
-
-
-def _public_reply(reply: type[Reply]) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        reply.published_at.is_not(None), reply.hidden_at.is_(None), reply.deleted_at.is_(None)
-    )
-
-
-def _is_staff(user: type[User]) -> sa.ColumnElement[bool]:
-    return user.role.in_([r.value for r in STAFF_ROLES])
-
-
-def _staff_replies(*extra: sa.ColumnElement[bool]) -> sa.Select:
-    reply, author = aliased(Reply), aliased(User)
-    return (
-        sa.select(reply.published_at)
-        .join(author, author.id == reply.author_id)
-        .where(reply.question_id == Question.id, _public_reply(reply), _is_staff(author), *extra)
-    )
-
-
-def _first_staff_reply_at() -> sa.ScalarSelect:
-    reply, author = aliased(Reply), aliased(User)
-    return (
-        sa.select(sa.func.min(reply.published_at))
-        .join(author, author.id == reply.author_id)
-        .where(reply.question_id == Question.id, _public_reply(reply), _is_staff(author))
-        .correlate(Question)
-        .scalar_subquery()
-    )
-
-
-def _waiting_on_staff() -> sa.ColumnElement[bool]:
-    """Staff replied before, and a non-staff reply (the asker's or another member's) came after
-    the latest staff reply."""
-    staff_reply, staff_author = aliased(Reply), aliased(User)
-    last_staff_reply_at = (
-        sa.select(sa.func.max(staff_reply.published_at))
-        .join(staff_author, staff_author.id == staff_reply.author_id)
-        .where(
-            staff_reply.question_id == Question.id,
-            _public_reply(staff_reply),
-            _is_staff(staff_author),
-        )
-        .correlate(Question)
-        .scalar_subquery()
-    )
-    reply, author = aliased(Reply), aliased(User)
-    later_member_reply = (
-        sa.select(reply.id)
-        .join(author, author.id == reply.author_id)
-        .where(
-            reply.question_id == Question.id,
-            _public_reply(reply),
-            sa.not_(_is_staff(author)),
-            reply.published_at > last_staff_reply_at,
-        )
-        .correlate(Question)
-    )
-    return sa.exists(later_member_reply)
+# Whether a team member answered, and whether the asker waits on the team again, are kept on the
+# question itself (``first_response_at``, ``waiting_since``: see questions.services), so each
+# queue is a plain filter over one table, served by a partial index.
 
 
 def _public_question() -> sa.ColumnElement[bool]:
@@ -172,10 +115,9 @@ def queue_condition(queue: Queue) -> sa.ColumnElement[bool]:
     """Which questions belong to ``queue``. Resolved questions wait on nobody."""
     not_resolved = Question.status != QuestionStatus.RESOLVED.value
     if queue is Queue.FIRST_RESPONSE:
-        no_staff_reply = ~sa.exists(_staff_replies().correlate(Question))
-        return sa.and_(_public_question(), not_resolved, no_staff_reply)
+        return sa.and_(_public_question(), not_resolved, Question.first_response_at.is_(None))
     if queue is Queue.WAITING:
-        return sa.and_(_public_question(), not_resolved, _waiting_on_staff())
+        return sa.and_(_public_question(), not_resolved, Question.waiting_since.is_not(None))
     if queue is Queue.UNRESOLVED:
         return sa.and_(
             _public_question(),
@@ -205,12 +147,12 @@ def queue_page(queue: Queue, filters: QueueFilters, page: int = 1) -> QueuePage:
     mirror_on = zendesk_services.enabled()
     if mirror_on:
         ranks = sa.case(PRIORITY_RANK, value=ZendeskTicket.priority, else_=NO_PRIORITY_RANK)
-        query = sa.select(Question, ZendeskTicket, _first_staff_reply_at()).outerjoin(
+        query = sa.select(Question, ZendeskTicket, Question.first_response_at).outerjoin(
             ZendeskTicket, ZendeskTicket.question_id == Question.id
         )
     else:
         ranks = sa.literal(NO_PRIORITY_RANK)
-        query = sa.select(Question, sa.null(), _first_staff_reply_at())
+        query = sa.select(Question, sa.null(), Question.first_response_at)
     query = query.where(queue_condition(queue)).options(
         joinedload(Question.author),
         joinedload(Question.assignee),

@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
 from community import settings as runtime_settings
+from community import signals
 from community.accounts.models import STAFF_ROLES, User
 from community.db import utcnow
 from community.errors import Conflict, DomainError, NotAllowed
@@ -121,6 +123,7 @@ def unhide(actor: User, question: Question) -> bool:
     question.hidden_by_ban = False
     recount(question)
     _audit(actor, "question.unhide", question, before, {"hidden_at": None, "hidden_reason": None})
+    _announce_restored(actor, question)
     return True
 
 
@@ -151,6 +154,7 @@ def undelete(actor: User, question: Question) -> bool:
     question.deleted_at = None
     recount(question)
     _audit(actor, "question.undelete", question, before, {"deleted_at": None})
+    _announce_restored(actor, question)
     return True
 
 
@@ -176,6 +180,9 @@ def mark_resolved(actor: User, question: Question) -> bool:
     question.status = QuestionStatus.RESOLVED.value
     db.session.flush()
     _audit(actor, "question.resolve", question, before, {"status": question.status})
+    signals.question_resolution_changed.send(
+        current_app._get_current_object(), question=question, actor=actor, resolved=True
+    )
     return True
 
 
@@ -191,6 +198,9 @@ def mark_unresolved(actor: User, question: Question) -> bool:
     question.status = _status_from_replies(question).value
     db.session.flush()
     _audit(actor, "question.unresolve", question, before, {"status": question.status})
+    signals.question_resolution_changed.send(
+        current_app._get_current_object(), question=question, actor=actor, resolved=False
+    )
     return True
 
 
@@ -207,6 +217,14 @@ def _status_from_replies(question: Question) -> QuestionStatus:
         )
     )
     return QuestionStatus.ANSWERED if answered else QuestionStatus.UNANSWERED
+
+
+def _announce_restored(actor: User | None, question: Question) -> None:
+    """Tell other features (the Zendesk mirror) a question is public again."""
+    if question.is_public:
+        signals.question_restored.send(
+            current_app._get_current_object(), question=question, actor=actor
+        )
 
 
 def hide_reply(actor: User, reply: Reply, reason: str) -> bool:
@@ -262,8 +280,10 @@ def unhide_reply(actor: User, reply: Reply) -> bool:
 
 
 def recount(question: Question) -> None:
-    """After a restore, count the public replies again and settle the status from them, so
-    whatever changed while the question was away (replies deleted, an answer withdrawn) shows."""
+    """After a restore, count the public replies again and settle the status and response times
+    from them, so whatever changed while the question was away (replies deleted, an answer
+    withdrawn) shows."""
+    question_services.refresh_response_times(question)
     question.reply_count = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(Reply)
@@ -399,3 +419,13 @@ def change_settings(actor: User, values: dict[str, Any]) -> list[str]:
             )
             changed.append(key)
     return changed
+
+
+def on_post_edited(
+    _sender: object, post: Question | Reply, actor: User, revision: Any, **_extra: Any
+) -> None:
+    """``post_edited`` receiver: a moderator editing someone else's post is audited (the
+    version before is kept as ``revision``)."""
+    if actor.id == post.author_id:
+        return
+    _post_audit(actor, "edit", post, revision_id=revision.id)

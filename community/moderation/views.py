@@ -16,7 +16,8 @@ from community.accounts.access import moderator_required, team_required
 from community.accounts.models import User
 from community.errors import DomainError, NotAllowed, NotFound
 from community.extensions import db
-from community.moderation import bans, flags, queries, services
+from community.jobs import services as job_services
+from community.moderation import audit, bans, flags, queries, services
 from community.moderation.forms import BanForm, FlagForm, HideForm, SettingsForm, move_form
 from community.questions import permissions
 from community.questions import queries as question_queries
@@ -546,3 +547,39 @@ def settings() -> Response | str:
         flash("Saved." if changed else "Nothing changed.", "success" if changed else "info")
         return redirect(url_for("moderation.settings"))
     return render_template("moderation/settings.html", form=form, queues=list(queries.Queue))
+
+
+# -- background work ------------------------------------------------------------------------------
+
+
+@bp.get("/jobs")
+@moderator_required
+def jobs() -> str:
+    """The outbox's health: what waits, what is dead and why, with a retry per dead job."""
+    return render_template(
+        "moderation/jobs.html",
+        health=job_services.queue_health(),
+        counts=job_services.counts_by_status(),
+        dead=job_services.list_jobs(dead_only=True, limit=50),
+        queues=list(queries.Queue),
+    )
+
+
+@bp.post("/jobs/<int:job_id>/retry")
+@moderator_required
+def retry_job(job_id: int) -> Response:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+
+    def requeue() -> bool:
+        job = job_services.retry(job_id)
+        audit.record(
+            "job.retry",
+            actor_id=current_user.id,
+            target_type="job",
+            target_id=job.id,
+            kind=job.kind,
+        )
+        return True
+
+    return _run_and_back(url_for("moderation.jobs"), requeue, "Queued again: a worker picks it up.")

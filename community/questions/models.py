@@ -129,6 +129,27 @@ class Question(PostMixin, db.Model):
         sa.Index("ix_questions_last_activity", "last_activity_at", "id"),
         sa.Index("ix_questions_status_last_activity", "status", "last_activity_at", "id"),
         sa.Index("ix_questions_topic_last_activity", "topic_id", "last_activity_at", "id"),
+        # The moderation queues: oldest first among the few questions each one holds.
+        sa.Index(
+            "ix_questions_needs_first_response",
+            "created_at",
+            "id",
+            postgresql_where=sa.text(
+                "first_response_at IS NULL AND status <> 'resolved' AND published_at IS NOT NULL"
+                " AND hidden_at IS NULL AND deleted_at IS NULL"
+            ),
+            sqlite_where=sa.text(
+                "first_response_at IS NULL AND status <> 'resolved' AND published_at IS NOT NULL"
+                " AND hidden_at IS NULL AND deleted_at IS NULL"
+            ),
+        ),
+        sa.Index(
+            "ix_questions_waiting",
+            "created_at",
+            "id",
+            postgresql_where=sa.text("waiting_since IS NOT NULL"),
+            sqlite_where=sa.text("waiting_since IS NOT NULL"),
+        ),
     )
 
     # autoincrement must be explicit: the accepted-reply foreign key makes "id" part of a key.
@@ -144,6 +165,10 @@ class Question(PostMixin, db.Model):
     pinned: Mapped[bool] = mapped_column(default=False)
     locked: Mapped[bool] = mapped_column(default=False)
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Kept from the public replies, so queues need no per-question subquery: when a team member
+    # first answered, and since when the asker (or another member) has waited on the team again.
+    first_response_at: Mapped[datetime | None]
+    waiting_since: Mapped[datetime | None]
     # The team member who took the question on (claimed it, or was assigned it by a moderator).
     assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     assigned_at: Mapped[datetime | None]
@@ -213,3 +238,20 @@ class Draft(CreatedAtMixin, db.Model):
     kind: Mapped[str] = mapped_column(sa.String(20))
     question_id: Mapped[int | None] = mapped_column(sa.ForeignKey("questions.id"), index=True)
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+
+
+class PostRevision(CreatedAtMixin, db.Model):
+    """A post as it was before an edit: the edit history, kept for good and shown on request."""
+
+    __tablename__ = "post_revisions"
+    __table_args__ = (sa.Index("ix_post_revisions_post", "post_type", "post_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_type: Mapped[str] = mapped_column(sa.String(10))  # "question" or "reply"
+    post_id: Mapped[int]
+    editor_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))  # who made the change
+    subject: Mapped[str | None] = mapped_column(sa.String(200))  # questions only
+    body_source: Mapped[str] = mapped_column(sa.Text)
+    body_html: Mapped[str] = mapped_column(sa.Text)
+
+    editor: Mapped[User] = relationship(lazy="raise_on_sql")

@@ -278,6 +278,9 @@ def page_threads(
             # The page's topic is usually the question's, but not after a move or a chosen topic.
             joinedload(Question.topic),
             joinedload(Question.accepted_reply).joinedload(Reply.author),
+            # Joined in the same query: what the API shows of each question besides its text.
+            joinedload(Question.topic),
+            joinedload(Question.origin_page),
         )
         .order_by(Question.pinned.desc(), Question.last_activity_at.desc(), Question.id.desc())
         .limit(per_page + 1)

@@ -7,15 +7,17 @@ transaction. Every published post announces itself through ``community.signals``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TypeVar
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from community import settings as runtime_settings
 from community import signals
-from community.accounts.models import User
+from community.accounts.models import STAFF_ROLES, User
 from community.content import render_markdown
 from community.db import utcnow
 from community.errors import Conflict, DomainError, NotAllowed, NotFound
@@ -23,6 +25,7 @@ from community.extensions import db
 from community.questions import permissions
 from community.questions.models import (
     Page,
+    PostRevision,
     Question,
     QuestionStatus,
     Reply,
@@ -259,6 +262,11 @@ def _publish_reply(reply: Reply, question: Question) -> None:
     question.last_activity_at = now
     if reply.author_id != question.author_id and question.status == QuestionStatus.UNANSWERED:
         question.status = QuestionStatus.ANSWERED.value
+    if db.session.get(User, reply.author_id).is_staff:
+        question.first_response_at = question.first_response_at or now
+        question.waiting_since = None
+    elif question.first_response_at is not None and question.waiting_since is None:
+        question.waiting_since = now
     db.session.flush()
     signals.reply_published.send(current_app._get_current_object(), reply=reply)
 
@@ -273,8 +281,13 @@ def edit_question(actor: User, question: Question, subject: str, body: str) -> Q
         raise NotAllowed("You can only edit your own questions.")
     subject, body = _clean_subject(subject), _clean_body(body)
     if subject != question.subject or body != question.body_source:
+        revision = _keep_revision(actor, question)
         question.subject = subject
         _set_body(question, body)
+        db.session.flush()
+        signals.post_edited.send(
+            current_app._get_current_object(), post=question, actor=actor, revision=revision
+        )
     db.session.flush()
     return question
 
@@ -284,9 +297,42 @@ def edit_reply(actor: User, reply: Reply, body: str) -> Reply:
         raise NotAllowed("You can only edit your own replies.")
     body = _clean_body(body)
     if body != reply.body_source:
+        revision = _keep_revision(actor, reply)
         _set_body(reply, body)
+        db.session.flush()
+        signals.post_edited.send(
+            current_app._get_current_object(), post=reply, actor=actor, revision=revision
+        )
     db.session.flush()
     return reply
+
+
+def _keep_revision(editor: User, post: Question | Reply) -> PostRevision:
+    revision = PostRevision(
+        post_type="question" if isinstance(post, Question) else "reply",
+        post_id=post.id,
+        editor_id=editor.id,
+        subject=post.subject if isinstance(post, Question) else None,
+        body_source=post.body_source,
+        body_html=post.body_html,
+    )
+    db.session.add(revision)
+    return revision
+
+
+def revisions(post: Question | Reply) -> list[PostRevision]:
+    """Earlier versions of ``post``, newest first, with their editors."""
+    return list(
+        db.session.scalars(
+            sa.select(PostRevision)
+            .where(
+                PostRevision.post_type == ("question" if isinstance(post, Question) else "reply"),
+                PostRevision.post_id == post.id,
+            )
+            .options(joinedload(PostRevision.editor))
+            .order_by(PostRevision.id.desc())
+        )
+    )
 
 
 def delete_question(actor: User, question: Question) -> None:
@@ -325,6 +371,7 @@ def delete_reply(actor: User, reply: Reply) -> None:
         question.accepted_reply_id = None
     db.session.flush()
     _refresh_status(question)
+    refresh_response_times(question)
     if withdrawn:
         signals.answer_withdrawn.send(
             current_app._get_current_object(), question=question, reply=reply, actor=actor
@@ -362,6 +409,41 @@ def withdraw_answer(actor: User, question: Question) -> None:
     signals.answer_withdrawn.send(
         current_app._get_current_object(), question=question, reply=reply, actor=actor
     )
+
+
+def refresh_response_times(question: Question) -> None:
+    """Settle ``first_response_at`` and ``waiting_since`` from the public replies (after a reply
+    disappears or comes back): one aggregate query."""
+    staff = User.role.in_([role.value for role in STAFF_ROLES])
+    public = sa.and_(
+        Reply.question_id == question.id,
+        Reply.published_at.is_not(None),
+        Reply.hidden_at.is_(None),
+        Reply.deleted_at.is_(None),
+    )
+    first_staff, last_staff = db.session.execute(
+        sa.select(sa.func.min(Reply.published_at), sa.func.max(Reply.published_at))
+        .join(User, User.id == Reply.author_id)
+        .where(public, staff)
+    ).one()
+    waiting = None
+    if last_staff is not None:
+        waiting = db.session.scalar(
+            sa.select(sa.func.min(Reply.published_at))
+            .join(User, User.id == Reply.author_id)
+            .where(public, sa.not_(staff), Reply.published_at > last_staff)
+        )
+    question.first_response_at = _aware(first_staff)
+    question.waiting_since = _aware(waiting)
+    db.session.flush()
+
+
+def _aware(moment: Any) -> datetime | None:
+    """min()/max() bypass the column type on SQLite: make the value an aware UTC datetime."""
+    if moment is None or (isinstance(moment, datetime) and moment.tzinfo is not None):
+        return moment
+    parsed = moment if isinstance(moment, datetime) else datetime.fromisoformat(str(moment))
+    return parsed.replace(tzinfo=UTC)
 
 
 def _refresh_status(question: Question) -> None:

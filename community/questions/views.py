@@ -277,6 +277,32 @@ def publish_reply(reply_id: int) -> Response:
     return redirect(_reply_url(reply_.question, reply_.id))
 
 
+@bp.get("/questions/<int:question_id>/history")
+def history(question_id: int) -> str:
+    question = queries.question_for_update(question_id, current_user)
+    if question is None:
+        abort(404)
+    return render_template(
+        "questions/history.html",
+        post=question,
+        question=question,
+        revisions=services.revisions(question),
+    )
+
+
+@bp.get("/replies/<int:reply_id>/history")
+def reply_history(reply_id: int) -> str:
+    reply_ = queries.reply_for_update(reply_id, current_user)
+    if reply_ is None:
+        abort(404)
+    return render_template(
+        "questions/history.html",
+        post=reply_,
+        question=reply_.question,
+        revisions=services.revisions(reply_),
+    )
+
+
 @bp.get("/draft")
 def draft() -> Response | str:
     """The visitor's saved draft, ready to edit and send (after a failed automatic post)."""

@@ -30,6 +30,8 @@ def init_app(app: Flask) -> None:
     signals.answer_withdrawn.connect(handlers.on_answer_withdrawn, app)
     signals.question_deleted.connect(handlers.on_question_deleted, app)
     signals.question_hidden.connect(handlers.on_question_hidden, app)
+    signals.question_restored.connect(handlers.on_question_restored, app)
+    signals.question_resolution_changed.connect(handlers.on_question_resolution_changed, app)
 
     def zendesk_panel(question_id: int) -> services.Panel | None:
         return services.panel_for(current_user, question_id)

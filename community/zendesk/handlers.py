@@ -29,7 +29,7 @@ from community.accounts.models import User
 from community.extensions import db
 from community.jobs.models import Job
 from community.jobs.registry import handler
-from community.questions.models import Question, Reply, Topic
+from community.questions.models import Question, QuestionStatus, Reply, Topic
 from community.zendesk import services, tickets
 from community.zendesk.client import NewTicket, RemoteTicket, TicketClosed, TicketGone
 from community.zendesk.models import ZendeskTicket
@@ -38,7 +38,9 @@ from community.zendesk.services import (
     CREATE_JOB,
     DELETED,
     HIDDEN,
+    MARKED,
     REPLY,
+    RESTORED,
     RESYNC,
     UPDATE_JOB,
     WITHDRAWN,
@@ -126,6 +128,10 @@ def _change(
     if event in (DELETED, HIDDEN):
         tag = payload.get("tag") or services.removal_tag(question)
         return tickets.removed_note(question, tag, sequence), status, [tag]
+    if event == RESTORED:
+        return tickets.restored_note(question, sequence), status, []
+    if event == MARKED:
+        return tickets.marked_note(question, status == "solved", sequence), status, []
     raise ValueError(f"unknown Zendesk change {event!r}")
 
 
@@ -203,7 +209,7 @@ def _closed(
 ) -> None:
     """Zendesk closed the ticket. Closing changes are done already; anything else continues
     in a follow-up ticket, linked to the closed one."""
-    closing = event in CLOSING_EVENTS or (event == RESYNC and status in (None, "solved"))
+    closing = event in CLOSING_EVENTS or (event in (RESYNC, MARKED) and status in (None, "solved"))
     if closing:
         mirror.status = "closed"
         return
@@ -323,3 +329,17 @@ def on_question_hidden(
         services.record_change(
             question, HIDDEN, status="solved", tag=services.removal_tag(question, reason)
         )
+
+
+def on_question_restored(_sender: Any, question: Question, **_extra: Any) -> None:
+    if services.enabled():
+        status = "solved" if question.status == QuestionStatus.RESOLVED else "open"
+        # The removal tag stops being wanted (a resync will not put it back).
+        services.record_change(question, RESTORED, status=status, tag="")
+
+
+def on_question_resolution_changed(
+    _sender: Any, question: Question, resolved: bool, **_extra: Any
+) -> None:
+    if services.enabled():
+        services.record_change(question, MARKED, status="solved" if resolved else "open")

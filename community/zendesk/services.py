@@ -49,6 +49,8 @@ REPLY, ACCEPTED, WITHDRAWN, DELETED, HIDDEN, RESYNC = (
     "hidden",
     "resync",
 )
+# A moderator restored the question; a moderator marked it resolved or unresolved.
+RESTORED, MARKED = "restored", "marked"
 
 # Webhook timestamps further than this from our clock are refused (Zendesk signs on sending).
 WEBHOOK_TOLERANCE = timedelta(minutes=5)

@@ -120,6 +120,23 @@ def removed_note(question: Question, tag: str, sequence: int) -> str:
     )
 
 
+def restored_note(question: Question, sequence: int) -> str:
+    return "\n".join(
+        [
+            "A moderator restored the question on the community.",
+            thread_url(question),
+            marker(sequence),
+        ]
+    )
+
+
+def marked_note(question: Question, resolved: bool, sequence: int) -> str:
+    what = "resolved" if resolved else "unresolved: it needs an answer again"
+    return "\n".join(
+        [f"A moderator marked the question {what}.", thread_url(question), marker(sequence)]
+    )
+
+
 def followup_body(previous_ticket_id: int, question: Question, note: str | None) -> str:
     head = f"Follow-up of ticket #{previous_ticket_id}, which Zendesk has closed."
     return "\n\n".join([head, note or description(question)])

@@ -1,7 +1,7 @@
 """embed sign-ins: the popup hands a sign-in to the embed
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006_api_tokens
 Create Date: 2026-11-26 18:46:23.853897
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006_api_tokens'
 branch_labels = None
 depends_on = None
 
