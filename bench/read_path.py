@@ -168,6 +168,12 @@ class Database:
         comment = json.dumps(size.marker()).replace("'", "''")
         self._admin(f"COMMENT ON DATABASE \"{self.name}\" IS '{comment}'")
 
+    def revision(self) -> str | None:
+        """The migration the database is at (alembic_version)."""
+        with self.connect() as connection:
+            row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        return row[0] if row else None
+
     def connect(self):  # -> psycopg.Connection, autocommit
         import psycopg
 
@@ -265,8 +271,15 @@ def seed(database: Database, size: SeedSize) -> dict[str, float]:
 def ensure_database(database: Database, size: SeedSize, reuse: bool, env: dict[str, str]) -> str:
     """A migrated, seeded database; returns what was done, for the summary."""
     if reuse and database.exists() and database.marker() == size.marker():
-        flask_command(env, "db", "upgrade")  # a migration that landed since the seed
-        return "reused (seeded by an earlier run)"
+        before = database.revision()
+        flask_command(env, "db", "upgrade")
+        after = database.revision()
+        if before == after:
+            return "reused (seeded by an earlier run)"
+        # A migration that landed since the seed may have rewritten big tables (a backfill
+        # leaves a dead copy of every row, and autovacuum is off here) and its new columns hold
+        # their defaults: start again from a fresh seed, as on a clean machine.
+        print(f"migrations ran since the seed ({before} -> {after}): seeding again", flush=True)
     print(f"creating and seeding {database.name}: {_describe_size(size)}", flush=True)
     database.create()
     started = time.perf_counter()
