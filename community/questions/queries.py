@@ -275,8 +275,6 @@ def page_threads(
         .where(question_pages.c.page_id == page.id, _visible_to(viewer, Question))
         .options(
             joinedload(Question.author),
-            # The page's topic is usually the question's, but not after a move or a chosen topic.
-            joinedload(Question.topic),
             joinedload(Question.accepted_reply).joinedload(Reply.author),
             # Joined in the same query: what the API shows of each question besides its text.
             joinedload(Question.topic),
