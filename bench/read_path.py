@@ -714,7 +714,10 @@ CATEGORIES = [
     ("Flask-Login", ("flask_login/",)),
     ("Flask-Limiter", ("flask_limiter/", "limits/")),
     ("JSON serialisation", ("json/", "flask/json/")),
-    ("Jinja2 templates", ("jinja2/", "markupsafe/", "community/templating.py", ".html")),
+    (
+        "Jinja2 templates and filters",
+        ("jinja2/", "markupsafe/", "community/templating.py", ".html"),
+    ),
     ("app code (community/)", ("community/",)),
     ("Flask and Werkzeug", ("flask/", "werkzeug/", "blinker/")),
     ("gunicorn: HTTP and sockets", ("gunicorn/",)),
