@@ -759,6 +759,9 @@ def profile_under_load(
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(py_spy).exists():
         raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    # Requests of the route measured before may still be queued (wrk gave up on them, the
+    # workers have not): let this route's own load push them through before sampling.
+    run_wrk(server, paths_file, args, max(args.warmup, 3), None)
     views = {}
     for view, extra in (("wall", ["--idle"]),):
         outputs, samplers = [], []
