@@ -163,6 +163,10 @@ def _reply_forms(questions: list[Question]) -> dict[int, ReplyForm]:
     for question in questions:
         form = ReplyForm(formdata=None)
         form.ensure_submission_key()
+        # One page holds a reply form per question and the ask form: ids of their own, so the
+        # ask form's "Details" label names its own box, not the first reply's.
+        for reply_field in form:
+            reply_field.id = f"reply-{question.id}-{reply_field.name}"
         forms[question.id] = form
     return forms
 
@@ -400,6 +404,9 @@ def popup() -> Response:
     if not 20 <= len(request_token) <= 100:
         abort(400, "This sign-in window was opened without its request. Close it and try again.")
     session[services.POPUP_KEY] = {"request": request_token, "started": time.time()}
+    # From this very response on: browsers apply the opener policy of redirects too, and a
+    # same-origin one here would cut the popup off from the embed that opened it.
+    g.opener_policy = "unsafe-none"
     if current_user.is_authenticated:
         return redirect(url_for("embed.popup_done"))
     done = url_for("embed.popup_done")
