@@ -223,6 +223,21 @@ def test_doc_page_lists_pinned_first_and_hides_deleted_and_hidden(client, make):
     assert "Ask a question about this page" in text
 
 
+def test_doc_page_shows_questions_whose_topic_is_not_the_pages(client, make):
+    make.topic("Session replay", prefix="/docs/session-replay")
+    other_topic = make.topic("Billing", prefix=None)
+    author = make.user()
+    moved = make.question(author, subject="Moved to billing", page_url=DOC)
+    make.question(author, subject="Still about replay", page_url=DOC)
+    make.update(Question, moved, topic_id=other_topic)  # as a moderator's move does
+
+    response = client.get("/pages", query_string={"url": DOC})
+    assert response.status_code == 200
+    text = _text(response)
+    assert "Moved to billing" in text and "Still about replay" in text
+    assert ">Billing</a>" in text
+
+
 def test_unknown_page_shows_an_empty_list_and_the_ask_form(client):
     response = client.get("/pages", query_string={"url": "https://docs.example.com/new"})
     assert response.status_code == 200
