@@ -57,7 +57,9 @@ class RowIdConverter(IntegerConverter):
 
 def _refuse_nul_characters() -> None:
     """No text field of ours may hold NUL (PostgreSQL refuses it): a clear 400, not a 500."""
-    values = [*request.args.values(), *request.form.values()]
+    values = [*request.args.values()]
+    if request.method not in {"GET", "HEAD", "OPTIONS"}:
+        values += request.form.values()
     if any("\x00" in value for value in values):
         abort(400, "The request contains a NUL character, which no text here may hold.")
 
@@ -67,11 +69,19 @@ def allow_framing_by(*origins: str) -> None:
     g.frame_ancestors = " ".join(origins) if origins else "'none'"
 
 
+def _policy(frame_ancestors: str) -> str:
+    policy = {**CONTENT_SECURITY_POLICY, "frame-ancestors": frame_ancestors}
+    return "; ".join(f"{k} {v}" for k, v in policy.items())
+
+
+# Built once: every response carries it, and most say frame-ancestors 'none'.
+_DEFAULT_POLICY = _policy("'none'")
+
+
 def _security_headers(response: Response) -> Response:
-    policy = dict(CONTENT_SECURITY_POLICY)
-    policy["frame-ancestors"] = g.get("frame_ancestors", "'none'")
+    ancestors = g.get("frame_ancestors")
     response.headers.setdefault(
-        "Content-Security-Policy", "; ".join(f"{k} {v}" for k, v in policy.items())
+        "Content-Security-Policy", _policy(ancestors) if ancestors else _DEFAULT_POLICY
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
@@ -79,7 +89,7 @@ def _security_headers(response: Response) -> Response:
     if response.mimetype == "text/html":
         # Pages carry CSRF tokens and per-person content: never from a shared cache.
         response.headers.setdefault("Cache-Control", "private, no-cache")
-    if request.is_secure or request.url_root.startswith("https://"):
+    if request.is_secure:
         response.headers.setdefault(
             "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
         )

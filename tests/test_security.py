@@ -181,6 +181,7 @@ class World:
     removal_token: str  # T's link to confirm the admin's request to remove it
     identity: int  # A's linked GitHub sign-in (A has a password too, so it may be unlinked)
     provider: str  # a provider's key, for the sign-in routes
+    dead_job: int  # a notification that failed for good
 
 
 @pytest.fixture
@@ -242,7 +243,15 @@ def world(make) -> World:
         github = ProviderProfile("github", "GitHub", "1", emails[author], True, "Ada")
         identity = identities.link_identity(db.session.get(User, author), github)[0].id
         db.session.commit()
+    with make.app.app_context():
+        from community.jobs.models import Job, JobStatus
+
+        job = Job(kind="email.send", payload={}, status=JobStatus.DEAD.value, attempts=8)
+        db.session.add(job)
+        db.session.commit()
+        dead_job = job.id
     return World(
+        dead_job=dead_job,
         identity=identity,
         provider="github",
         two_factor_user=two_factor_user,
@@ -492,8 +501,7 @@ POST_CASES: dict[str, PostCase] = {
     "moderation.approve_reply": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
     "moderation.reject_reply": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
     "moderation.settings": PostCase(lambda w: {"premoderate_new_accounts": "y"}, actor="moderator"),
-    # Job 1 (the first notification the world queued) waits: retrying runs it now.
-    "moderation.retry_job": PostCase(lambda w: {}, ids={"job_id": "question"}, actor="moderator"),
+    "moderation.retry_job": PostCase(lambda w: {}, ids={"job_id": "dead_job"}, actor="moderator"),
     # The embed: the same actions as the site, on its own routes (its session falls back on the
     # site's cookie when both are on one site, as here).
     "embed.ask": PostCase(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -60,22 +61,26 @@ class EmbedLinks(ThreadLinks):
     external = True
 
     def __init__(self, context: EmbedContext) -> None:
-        self.params = context.params()
+        # The embed's query string, built once: a page has a few links per question.
+        self.query = "?" + urlencode(context.params())
+
+    def _to(self, endpoint: str, **ids: int) -> str:
+        return url_for(endpoint, **ids) + self.query
 
     def reply(self, question: Question) -> str:
-        return url_for("embed.reply", question_id=question.id, **self.params)
+        return self._to("embed.reply", question_id=question.id)
 
     def accept(self, reply: Reply) -> str:
-        return url_for("embed.accept", reply_id=reply.id, **self.params)
+        return self._to("embed.accept", reply_id=reply.id)
 
     def withdraw(self, question: Question) -> str:
-        return url_for("embed.withdraw", question_id=question.id, **self.params)
+        return self._to("embed.withdraw", question_id=question.id)
 
     def follow(self, question: Question) -> str:
-        return url_for("embed.follow", question_id=question.id, **self.params)
+        return self._to("embed.follow", question_id=question.id)
 
     def unfollow(self, question: Question) -> str:
-        return url_for("embed.unfollow", question_id=question.id, **self.params)
+        return self._to("embed.unfollow", question_id=question.id)
 
     def publish_reply(self, reply: Reply) -> str | None:
         return None  # on the site

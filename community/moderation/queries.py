@@ -144,6 +144,14 @@ def queue_page(queue: Queue, filters: QueueFilters, page: int = 1) -> QueuePage:
     """One page of ``queue``: the questions with asker, topic and team, page, mirror row and
     first staff reply, in one query."""
     page = min(max(page, 1), MAX_PAGE)
+    result = db.session.execute(queue_select(queue, filters, page))
+    rows = [QueueRow(question, ticket, first) for question, ticket, first in result.unique()]
+    has_next = len(rows) > PER_PAGE and page < MAX_PAGE
+    return QueuePage(queue, rows[:PER_PAGE], page, has_next, filters)
+
+
+def queue_select(queue: Queue, filters: QueueFilters, page: int) -> sa.Select:
+    """The statement behind :func:`queue_page` (one row more than a page, to know of a next)."""
     mirror_on = zendesk_services.enabled()
     if mirror_on:
         ranks = sa.case(PRIORITY_RANK, value=ZendeskTicket.priority, else_=NO_PRIORITY_RANK)
@@ -177,10 +185,7 @@ def queue_page(queue: Queue, filters: QueueFilters, page: int = 1) -> QueuePage:
     if mirror_on:
         query = query.order_by(ranks)
     query = query.order_by(Question.created_at.asc(), Question.id.asc())
-    result = db.session.execute(query.limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE))
-    rows = [QueueRow(question, ticket, first) for question, ticket, first in result.unique()]
-    has_next = len(rows) > PER_PAGE and page < MAX_PAGE
-    return QueuePage(queue, rows[:PER_PAGE], page, has_next, filters)
+    return query.limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)
 
 
 def filter_choices() -> tuple[list[Team], list[Topic]]:

@@ -112,6 +112,19 @@ class PostMixin(CreatedAtMixin):
         return self.published_at is not None and self.hidden_at is None and self.deleted_at is None
 
 
+# The other queues' partial indexes: each holds only the questions its queue shows.
+_QUEUE_INDEXES = {
+    "ix_questions_unresolved": sa.text(
+        "status = 'answered' AND accepted_reply_id IS NULL AND published_at IS NOT NULL"
+        " AND hidden_at IS NULL AND deleted_at IS NULL"
+    ),
+    "ix_questions_pending": sa.text(
+        "published_at IS NULL AND hidden_at IS NULL AND deleted_at IS NULL"
+    ),
+    "ix_questions_removed": sa.text("hidden_at IS NOT NULL OR deleted_at IS NOT NULL"),
+}
+
+
 class Question(PostMixin, db.Model):
     __tablename__ = "questions"
     __table_args__ = (
@@ -149,6 +162,10 @@ class Question(PostMixin, db.Model):
             "id",
             postgresql_where=sa.text("waiting_since IS NOT NULL"),
             sqlite_where=sa.text("waiting_since IS NOT NULL"),
+        ),
+        *(
+            sa.Index(name, "created_at", "id", postgresql_where=where, sqlite_where=where)
+            for name, where in _QUEUE_INDEXES.items()
         ),
     )
 
@@ -205,6 +222,13 @@ class Reply(PostMixin, db.Model):
     __table_args__ = (
         sa.UniqueConstraint("question_id", "id", name="uq_replies_question_id_id"),
         sa.Index("ix_replies_question_created", "question_id", "created_at"),
+        sa.Index(
+            "ix_replies_held_for_review",
+            "created_at",
+            "id",
+            postgresql_where=sa.text("held_for_review"),
+            sqlite_where=sa.text("held_for_review"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

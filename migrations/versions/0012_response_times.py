@@ -17,6 +17,12 @@ depends_on = None
 
 
 STAFF = "('team', 'moderator', 'admin')"
+# The queues' partial indexes (as in questions.models): each holds only what its queue shows.
+QUEUE_INDEXES = {
+    "ix_questions_unresolved": "status = 'answered' AND accepted_reply_id IS NULL AND published_at IS NOT NULL AND hidden_at IS NULL AND deleted_at IS NULL",
+    "ix_questions_pending": "published_at IS NULL AND hidden_at IS NULL AND deleted_at IS NULL",
+    "ix_questions_removed": "hidden_at IS NOT NULL OR deleted_at IS NOT NULL",
+}
 PUBLIC = "r.published_at IS NOT NULL AND r.hidden_at IS NULL AND r.deleted_at IS NULL"
 
 
@@ -51,10 +57,19 @@ def upgrade():
     with op.batch_alter_table('questions', schema=None) as batch_op:
         batch_op.create_index('ix_questions_needs_first_response', ['created_at', 'id'], unique=False, postgresql_where=sa.text("first_response_at IS NULL AND status <> 'resolved' AND published_at IS NOT NULL AND hidden_at IS NULL AND deleted_at IS NULL"), sqlite_where=sa.text("first_response_at IS NULL AND status <> 'resolved' AND published_at IS NOT NULL AND hidden_at IS NULL AND deleted_at IS NULL"))
         batch_op.create_index('ix_questions_waiting', ['created_at', 'id'], unique=False, postgresql_where=sa.text('waiting_since IS NOT NULL'), sqlite_where=sa.text('waiting_since IS NOT NULL'))
+        for name, where in QUEUE_INDEXES.items():
+            batch_op.create_index(name, ['created_at', 'id'], unique=False, postgresql_where=sa.text(where), sqlite_where=sa.text(where))
+
+    with op.batch_alter_table('replies', schema=None) as batch_op:
+        batch_op.create_index('ix_replies_held_for_review', ['created_at', 'id'], unique=False, postgresql_where=sa.text('held_for_review'), sqlite_where=sa.text('held_for_review'))
 
 
 def downgrade():
+    with op.batch_alter_table('replies', schema=None) as batch_op:
+        batch_op.drop_index('ix_replies_held_for_review')
     with op.batch_alter_table('questions', schema=None) as batch_op:
+        for name in QUEUE_INDEXES:
+            batch_op.drop_index(name)
         batch_op.drop_index('ix_questions_waiting', postgresql_where=sa.text('waiting_since IS NOT NULL'), sqlite_where=sa.text('waiting_since IS NOT NULL'))
         batch_op.drop_index('ix_questions_needs_first_response', postgresql_where=sa.text("first_response_at IS NULL AND status <> 'resolved' AND published_at IS NOT NULL AND hidden_at IS NULL AND deleted_at IS NULL"), sqlite_where=sa.text("first_response_at IS NULL AND status <> 'resolved' AND published_at IS NOT NULL AND hidden_at IS NULL AND deleted_at IS NULL"))
         batch_op.drop_column('waiting_since')
