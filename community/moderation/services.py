@@ -392,7 +392,8 @@ def held_replies(limit: int = 50) -> list[Reply]:
     return list(
         db.session.scalars(
             sa.select(Reply)
-            .where(Reply.held_for_review.is_(True), Reply.deleted_at.is_(None))
+            # Written as the partial index's predicate, so PostgreSQL uses it.
+            .where(Reply.held_for_review, Reply.deleted_at.is_(None))
             .options(joinedload(Reply.author), joinedload(Reply.question))
             .order_by(Reply.created_at, Reply.id)
             .limit(limit)
