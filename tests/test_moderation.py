@@ -928,3 +928,27 @@ def test_response_times_follow_replies_coming_and_going(client, make, moderator)
     assert queue_ids(client, "waiting") == [question]
     make.reply(question, staff)
     assert queue_ids(client, "waiting") == []
+
+
+def test_moving_a_question_to_another_doc_page(app, client, make, moderator):
+    old, new = DOC, "https://docs.example.com/docs/feature-flags/setup"
+    question = make.question(make.user(), subject="Asked on the wrong page", page_url=old)
+    response = client.post(
+        f"/moderation/questions/{question}/move", data={"topic_id": "0", "page_url": new}
+    )
+    assert response.status_code == 302
+    public = app.test_client()
+    assert "Asked on the wrong page" in public.get("/pages", query_string={"url": new}).get_data(
+        as_text=True
+    )
+    assert "Asked on the wrong page" not in public.get(
+        "/pages", query_string={"url": old}
+    ).get_data(as_text=True)
+    row = audit_rows(make, question)[-1]
+    assert row.action == "question.move_page"
+    bad = client.post(
+        f"/moderation/questions/{question}/move",
+        data={"topic_id": "0", "page_url": "javascript:alert(1)"},
+    )
+    assert bad.status_code == 422
+    assert "javascript:alert(1)" in bad.get_data(as_text=True)

@@ -23,6 +23,11 @@ class HideForm(FlaskForm):
 
 class MoveForm(FlaskForm):
     topic_id = SelectField("Topic", coerce=int, validators=[Optional()], validate_choice=True)
+    page_url = StringField(
+        "Doc page",
+        validators=[Optional(), Length(max=2000)],
+        description="The page it is listed under. Empty: under no page.",
+    )
 
 
 def move_form(topics: list[Topic], **kwargs: object) -> MoveForm:

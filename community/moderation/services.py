@@ -20,7 +20,7 @@ from community.extensions import db
 from community.moderation import audit, flags
 from community.questions import permissions
 from community.questions import services as question_services
-from community.questions.models import Question, QuestionStatus, Reply, Topic
+from community.questions.models import Page, Question, QuestionStatus, Reply, Topic, question_pages
 
 MAX_REASON_LENGTH = 500
 HIDE_REASONS = ("spam", "off-topic", "abusive", "other")
@@ -168,6 +168,33 @@ def move(actor: User, question: Question, topic: Topic | None) -> bool:
     question.topic_id = topic_id
     db.session.flush()
     _audit(actor, "question.move", question, before, {"topic_id": topic_id})
+    return True
+
+
+def move_to_page(actor: User, question: Question, page: Page | None) -> bool:
+    """List the question under another doc page (None: under none); it leaves the old one."""
+    _require_moderator(actor)
+    page_id = page.id if page is not None else None
+    current = db.session.scalars(
+        sa.select(question_pages.c.page_id).where(question_pages.c.question_id == question.id)
+    ).all()
+    if question.origin_page_id == page_id and list(current) == ([page_id] if page_id else []):
+        return False
+    before = {"origin_page_id": question.origin_page_id, "page_ids": sorted(current)}
+    db.session.execute(sa.delete(question_pages).where(question_pages.c.question_id == question.id))
+    if page_id is not None:
+        db.session.execute(
+            sa.insert(question_pages).values(page_id=page_id, question_id=question.id)
+        )
+    question.origin_page_id = page_id
+    db.session.flush()
+    _audit(
+        actor,
+        "question.move_page",
+        question,
+        before,
+        {"origin_page_id": page_id, "page_ids": [page_id] if page_id else []},
+    )
     return True
 
 

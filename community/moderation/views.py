@@ -21,8 +21,9 @@ from community.moderation import audit, bans, flags, queries, services
 from community.moderation.forms import BanForm, FlagForm, HideForm, SettingsForm, move_form
 from community.questions import permissions
 from community.questions import queries as question_queries
+from community.questions import services as question_services
 from community.questions.forms import ActionForm
-from community.questions.models import Question, Reply
+from community.questions.models import Page, Question, Reply
 from community.web import safe_next_url
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
@@ -212,11 +213,30 @@ def move(question_id: int) -> Response | tuple[str, int] | str:
     if question is None:
         abort(404)
     _, topics = queries.filter_choices()
-    form = move_form(topics, topic_id=question.topic_id or 0)
+    current_url = (
+        db.session.scalar(sa.select(Page.url).where(Page.id == question.origin_page_id))
+        if question.origin_page_id
+        else ""
+    )
+    form = move_form(topics, topic_id=question.topic_id or 0, page_url=current_url)
     if request.method == "POST":
         if form.validate_on_submit():
             topic = next((t for t in topics if t.id == form.topic_id.data), None)
-            return _apply(question, services.move, "Moved.", topic)
+            wanted = (form.page_url.data or "").strip()
+            try:
+                page = question_services.resolve_page(wanted) if wanted else None
+            except question_services.InvalidPage as error:
+                form.page_url.errors = [*form.page_url.errors, str(error)]
+            else:
+                keep_page = "page_url" not in request.form  # a form without the field
+
+                def move_both(actor: User, moved: Question) -> bool:
+                    to_topic = services.move(actor, moved, topic)
+                    if keep_page:
+                        return to_topic
+                    return services.move_to_page(actor, moved, page) or to_topic
+
+                return _apply(question, move_both, "Moved.")
         if "csrf_token" in form.errors:
             abort(400)
     status = 422 if form.errors else 200
