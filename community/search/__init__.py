@@ -1,0 +1,1 @@
+"""Search: full-text search over public questions and their replies."""
