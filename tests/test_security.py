@@ -704,6 +704,7 @@ GET_QUERY = {
     "embed.sign_in": EMBED + "&saved=question",
     "embed.sign_up": EMBED,
     "embed.popup": "?r=" + "a-sign-in-request-from-an-embed",
+    "api.search": "?q=recordings+stop&state=unanswered",
 }
 
 
