@@ -1,7 +1,7 @@
-"""Search, on SQLite (FTS5) and PostgreSQL (tsvector + GIN) alike.
+"""Search and similar questions, on SQLite (FTS5) and PostgreSQL (tsvector + GIN) alike.
 
-Through the public surface (the site's /questions?q=, the API's /search) and, where the rule is
-subtle, the service itself.
+Through the public surface (the site's /questions?q=, the API's /search, the ask forms and their
+similar-questions lookups) and, where the rule is subtle, the service itself.
 """
 
 from __future__ import annotations
@@ -646,3 +646,307 @@ def test_searching_is_rate_limited_per_address_across_site_and_api(client, world
     assert client.get("/questions").status_code == 200
     other = {"REMOTE_ADDR": "198.51.100.7"}
     assert client.get("/questions?q=sampling", environ_base=other).status_code == 200
+
+
+# -- similar questions ---------------------------------------------------------------------------
+
+
+def similar(app: Flask, subject: str, page_url: str | None = None) -> list[str]:
+    with app.app_context():
+        return [item.subject for item in queries.similar(subject, page_url=page_url)]
+
+
+@pytest.fixture
+def lookalikes(make, world) -> dict[str, int]:
+    """Four questions alike in words: on DOC or elsewhere, resolved or not."""
+    made = {}
+    for name, page in (
+        ("elsewhere", OTHER_DOC),
+        ("elsewhere resolved", OTHER_DOC),
+        ("here", DOC),
+        ("here resolved", DOC),
+    ):
+        made[name] = make.question(
+            world.asker, subject="Webhook retries duplicate events", body="Twice.", page_url=page
+        )
+        if "resolved" in name:
+            answer = make.reply(made[name], world.helper, body="Deduplicate by id.")
+            make.accept(answer, world.asker)
+    return made
+
+
+def test_similar_questions_prefer_the_same_page_then_resolved(app, lookalikes):
+    with app.app_context():
+        found = queries.similar("webhook retries create duplicates", page_url=DOC)
+        assert [item.id for item in found] == [
+            lookalikes["here resolved"],
+            lookalikes["here"],
+            lookalikes["elsewhere resolved"],
+            lookalikes["elsewhere"],
+        ]
+        assert [item.same_page for item in found] == [True, True, False, False]
+        anywhere = queries.similar("webhook retries create duplicates")
+        assert [item.id for item in anywhere][:2] == sorted(
+            [lookalikes["here resolved"], lookalikes["elsewhere resolved"]], reverse=True
+        )
+
+
+def test_similar_questions_need_two_shared_words_and_stop_at_five(app, make, world):
+    for n in range(7):
+        make.question(world.helper, subject=f"Cohort export fails {n}", body="It fails.")
+    assert len(similar(app, "cohort export")) == 5
+    assert similar(app, "cohort") != []  # one significant word: that word is enough
+    assert similar(app, "cohort import sampling") == []  # no question has two of these
+    assert similar(app, "how do I") == []  # nothing significant typed yet
+    assert similar(app, "") == []
+
+
+def test_the_similar_lookup_is_json_for_a_get(app, client, lookalikes):
+    response = client.get(
+        "/questions/similar", query_string={"subject": "Webhook retries", "url": DOC}
+    )
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.headers["Cache-Control"] == "private, max-age=60"
+    first, *rest = response.get_json()["questions"]
+    assert first == {
+        "id": lookalikes["here resolved"],
+        "subject": "Webhook retries duplicate events",
+        "url": f"/questions/{lookalikes['here resolved']}-webhook-retries-duplicate-events",
+        "status": "resolved",
+        "resolved": True,
+        "same_page": True,
+        "reply_count": 1,
+    }
+    assert len(rest) == 3
+    # A bad page address only loses the preference; no error.
+    odd = client.get("/questions/similar", query_string={"subject": "Webhook retries", "url": "x"})
+    assert odd.status_code == 200 and len(odd.get_json()["questions"]) == 4
+
+
+def test_the_embeds_lookup_lives_under_embed_with_its_framing(app, client, lookalikes):
+    app.config["EMBED_ALLOWED_ORIGINS"] = ["https://docs.example.com"]
+    response = client.get(
+        "/embed/similar",
+        query_string={"url": DOC, "origin": "https://docs.example.com", "subject": "webhook retry"},
+    )
+    assert response.status_code == 200
+    assert (
+        "frame-ancestors 'self' https://docs.example.com"
+        in response.headers["Content-Security-Policy"]
+    )
+    assert response.get_json()["questions"][0]["same_page"] is True
+    assert client.get("/embed/similar", query_string={"subject": "webhook"}).status_code == 400
+
+
+@pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True}])
+def test_the_lookups_need_no_csrf_token(client, lookalikes):
+    assert client.get("/questions/similar?subject=webhook+retries").status_code == 200
+    assert client.get(f"/embed/similar?url={DOC}&subject=webhook+retries").status_code == 200
+
+
+# -- without JavaScript: "Did you mean one of these?" ---------------------------------------------
+
+TYPED = {
+    "subject": "Webhook retries send <b>duplicates</b>",
+    "body": "Each event arrives twice & I'm lost.",
+    "topic_id": "0",
+}
+
+
+def _hidden_value(page: str, name: str) -> str | None:
+    field = re.search(rf'<input[^>]*name="{name}"[^>]*>', page)
+    value = re.search(r'value="([^"]*)"', field.group(0)) if field else None
+    return value.group(1) if value else None
+
+
+def test_asking_without_script_shows_similar_questions_once(auth, client, make, world, lookalikes):
+    auth.login_as(world.helper)
+    before = make.count(Question)
+    first = client.post("/ask", data={**TYPED, "page_url": DOC})
+    assert first.status_code == 200
+    page = first.get_data(as_text=True)
+    assert "Did you mean one of these?" in page
+    assert page.count("Webhook retries duplicate events") == 4
+    assert f'href="/questions/{lookalikes["here resolved"]}-webhook' in page
+    assert 'target="_blank"' in page  # the form, and the text in it, stay put
+    assert "Post anyway" in page
+    # Nothing typed is lost: the subject, the details and the page come back in the form.
+    assert 'value="Webhook retries send &lt;b&gt;duplicates&lt;/b&gt;"' in page
+    assert "Each event arrives twice &amp; I&#39;m lost." in page
+    assert _hidden_value(page, "page_url") == "https://docs.example.com/docs/session-replay/setup"
+    assert _hidden_value(page, "similar_seen") == "1"
+    assert make.count(Question) == before
+    # "Post anyway" sends the same form again, now marked as seen: it posts.
+    again = client.post(
+        "/ask",
+        data={
+            **TYPED,
+            "page_url": DOC,
+            "similar_seen": "1",
+            "submission_key": _hidden_value(page, "submission_key"),
+        },
+    )
+    assert again.status_code == 302
+    assert make.count(Question) == before + 1
+
+
+def test_asking_something_new_posts_at_once(app, auth, client, make, world, lookalikes):
+    auth.login_as(world.helper)
+    response = client.post(
+        "/ask", data={"subject": "Dashboards load slowly", "body": "Ten seconds.", "topic_id": "0"}
+    )
+    assert response.status_code == 302
+
+
+def test_a_visitor_sees_similar_questions_before_signing_in(app, client, make, lookalikes):
+    response = client.post("/ask", data=TYPED)
+    assert response.status_code == 200 and "Did you mean one of these?" in response.get_data(
+        as_text=True
+    )
+    saved = client.post("/ask", data={**TYPED, "similar_seen": "1"})
+    assert saved.status_code == 302 and saved.headers["Location"] == "/login"
+
+
+def test_the_embed_asks_did_you_mean_too(app, auth, client, make, world, lookalikes):
+    auth.login_as(world.helper)
+    before = make.count(Question)
+    query = {"url": DOC, "title": "Setup"}
+    first = client.post("/embed/ask", query_string=query, data=TYPED)
+    assert first.status_code == 200
+    page = first.get_data(as_text=True)
+    assert "Post anyway" in page
+    (section,) = re.findall(r'<section class="[^"]*did-you-mean".*?</section>', page, re.S)
+    assert "Did you mean one of these?" in section
+    assert section.count('target="_blank" rel="noopener">Webhook retries duplicate events') == 4
+    assert "Each event arrives twice &amp; I&#39;m lost." in page
+    assert make.count(Question) == before
+    again = client.post("/embed/ask", query_string=query, data={**TYPED, "similar_seen": "1"})
+    assert again.status_code == 302
+    assert make.count(Question) == before + 1
+
+
+def test_the_forms_carry_the_lookup_for_the_script(client, world):
+    for path in ("/ask", f"/pages?url={DOC}", f"/embed?url={DOC}"):
+        page = client.get(path).get_data(as_text=True)
+        assert "data-similar-url=" in page, path
+        assert "data-similar-list" in page, path
+        assert _hidden_value(page, "similar_seen") in {None, ""}, path
+    assert 'data-similar-url="/questions/similar"' in client.get("/ask").get_data(as_text=True)
+
+
+def test_similar_questions_never_show_what_is_not_public(app, client, world):
+    for response in (
+        client.get("/questions/similar", query_string={"subject": "sampling rate secret"}),
+        client.get("/embed/similar", query_string={"url": DOC, "subject": "sampling rate secret"}),
+    ):
+        assert response.status_code == 200
+        for secret in SECRETS:
+            assert secret not in response.get_data(as_text=True), secret
+    assert similar(app, "sampling rate secret") == similar(app, "sampling rate")
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+def test_any_subject_gets_suggestions_or_none(app, client, world, text):
+    for path, args in (
+        ("/questions/similar", {"subject": text}),
+        ("/embed/similar", {"subject": text, "url": DOC}),
+    ):
+        answer = client.get(path, query_string=args)
+        assert answer.status_code == 200, (path, answer.get_data(as_text=True))
+        assert isinstance(answer.get_json()["questions"], list)
+    assert not any(secret in subject for subject in similar(app, text) for secret in SECRETS)
+
+
+def test_a_nul_character_in_a_subject_is_refused_clearly(client, world):
+    assert client.get("/questions/similar", query_string={"subject": "a\x00b"}).status_code == 400
+
+
+def test_the_significant_words_of_a_subject():
+    assert terms.similar_terms("How do I set the sampling rate, sampling?").words == [
+        "set",
+        "sampling",
+        "rate",
+    ]
+    assert terms.similar_terms("a b c").words == []
+
+
+def test_a_lookup_is_one_query(app, client, make, count_queries, world, lookalikes):
+    args = {"subject": "webhook retries sampling rate", "url": DOC}
+    first = _queries_for(client, count_queries, "/questions/similar", **args)
+    for n in range(10):
+        make.question(world.helper, subject=f"Webhook sampling {n}", page_url=DOC)
+    assert _queries_for(client, count_queries, "/questions/similar", **args) == first == 1
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True}])
+def test_the_similar_lookups_are_rate_limited(client, world):
+    from community.search import limits
+
+    per_minute = int(limits.SIMILAR_PER_IP.split("/")[0])
+    for n in range(per_minute):
+        path = "/questions/similar" if n % 2 else "/embed/similar"
+        response = client.get(path, query_string={"subject": f"sampling {n}", "url": DOC})
+        assert response.status_code == 200, n
+    assert client.get("/questions/similar?subject=sampling").status_code == 429
+
+
+# -- in a browser: suggestions while typing ------------------------------------------------------
+
+
+def _similar_requests(page) -> list[str]:
+    requests: list[str] = []
+    page.on("request", lambda request: "/similar?" in request.url and requests.append(request.url))
+    return requests
+
+
+def test_suggestions_appear_after_a_pause_while_typing(live_server, page, lookalikes):
+    from urllib.parse import quote
+
+    from playwright.sync_api import expect
+
+    asked = _similar_requests(page)
+    page.goto(f"{live_server}/pages?url={quote(DOC)}")
+    subject = page.get_by_label("Subject")
+    subject.press_sequentially("Webhook retries duplicate", delay=40)
+    assert subject.input_value() == "Webhook retries duplicate"  # every key got through
+    suggestions = page.locator("[data-similar-list] a")
+    suggestions.first.wait_for()
+    assert suggestions.count() == 4
+    assert suggestions.first.get_attribute("href") == (
+        f"/questions/{lookalikes['here resolved']}-webhook-retries-duplicate-events"
+    )
+    assert suggestions.first.get_attribute("target") == "_blank"
+    assert "Resolved" in page.locator("[data-similar-list] li").first.inner_text()
+    # One lookup after the pause, not one per key.
+    assert len(asked) == 1 and "subject=Webhook+retries+duplicate" in asked[0]
+    assert "url=https" in asked[0]
+    assert page.locator("input[name=similar_seen]").input_value() == "1"
+    # Typing on clears "seen" until the new subject has been looked up.
+    subject.press_sequentially(" events zzz", delay=20)
+    assert page.locator("input[name=similar_seen]").input_value() == ""
+    expect(page.locator("input[name=similar_seen]")).to_have_value("1")
+    assert len(asked) == 2
+    # The suggestions were seen, so posting goes straight on (to sign in: a visitor).
+    page.get_by_label("Details").fill("Every event arrives twice.")
+    page.get_by_role("button", name="Post your question").click()
+    page.wait_for_url("**/login")
+    assert page.dialogs == []
+
+
+def test_the_embed_suggests_while_typing_and_opens_threads_in_a_new_tab(
+    live_server, page, lookalikes
+):
+    from urllib.parse import quote
+
+    page.goto(f"{live_server}/embed?url={quote(DOC)}")
+    page.get_by_label("Subject").press_sequentially("webhook retries", delay=30)
+    links = page.locator("[data-similar-list] a")
+    links.first.wait_for()
+    assert links.count() == 4
+    assert {links.nth(n).get_attribute("target") for n in range(4)} == {"_blank"}
+    with page.context.expect_page() as opened:
+        links.first.click()
+    assert "/questions/" in opened.value.url
+    assert page.url.startswith(f"{live_server}/embed")  # the embed and its form stay
+    assert page.get_by_label("Subject").input_value() == "webhook retries"

@@ -157,6 +157,11 @@ def ask() -> Response | tuple[str, int] | str:
     valid = form.validate_on_submit()  # resets field errors, so check the page URL after it
     page_url = _page_url_or_none(form)
     if valid and page_url is not False:
+        suggestions = _similar_unless_seen(form, page_url)
+        if suggestions:
+            return render_template(
+                "questions/ask.html", form=form, page_url=page_url, suggestions=suggestions
+            )
         if not current_user.is_authenticated:
             drafts.save_draft(DraftKind.QUESTION, _question_draft(form, page_url))
             db.session.commit()
@@ -382,6 +387,23 @@ def _page_url_or_none(form: AskForm) -> str | bool | None:
     except services.InvalidPage as error:
         form.page_url.errors = [*form.page_url.errors, str(error)]
         return False
+
+
+def _similar_unless_seen(form: AskForm, page_url: str | None) -> list:
+    """Questions like this one, the first time the form is sent (without JavaScript, the asker
+    has seen none yet). The form comes back with them, marked as seen: sending it again posts."""
+    if form.similar_seen.data or _posted_already(form):
+        return []
+    suggestions = search_queries.similar(form.subject.data, page_url=page_url)
+    form.similar_seen.data = "1"
+    return suggestions
+
+
+def _posted_already(form: AskForm) -> bool:
+    """This form was sent before and posted (a double submit): it goes on to that question."""
+    return current_user.is_authenticated and bool(
+        services.question_submitted_with(current_user, form.submission_key.data or None)
+    )
 
 
 def _question_draft(form: AskForm, page_url: str | None) -> dict:
