@@ -869,14 +869,51 @@ def test_the_significant_words_of_a_subject():
         "rate",
     ]
     assert terms.similar_terms("a b c").words == []
+    wanted = terms.similar_terms("one two three four five six seven eight")
+    assert wanted.tiers() == [8, 3, 2]
+    wanted.rarest = ["six", "two", "eight", "one", "five", "three", "four", "seven"]
+    assert wanted.pool == ["six", "two", "eight", "one"]
+    assert wanted.combinations(2)[:2] == [("six", "two"), ("six", "eight")]
+    assert wanted.fts5(8).count('"') == 16 and " OR " not in wanted.fts5(8)
+    assert terms.similar_terms("alpha beta gamma").tiers() == [3, 2]
 
 
-def test_a_lookup_is_one_query(app, client, make, count_queries, world, lookalikes):
-    args = {"subject": "webhook retries sampling rate", "url": DOC}
-    first = _queries_for(client, count_queries, "/questions/similar", **args)
+def test_the_loose_tiers_combine_the_rarest_words(app, make, world, dialect):
+    """PostgreSQL knows from the subject index's statistics which words are rare; SQLite keeps
+    the order typed."""
+    for n in range(30):
+        make.question(world.helper, subject=f"Common widget question {n}")
+    make.question(world.helper, subject="Rare quokka question")
+    with app.app_context():
+        if dialect == "postgresql":
+            db.session.execute(sa.text("ANALYZE questions"))
+        queries._SUBJECT_STATISTICS.clear()
+        order = queries._backend().rarest_first(["widget", "quokka", "common"])
+        queries._SUBJECT_STATISTICS.clear()
+    if dialect == "postgresql":
+        assert order[0] == "quokka" and set(order) == {"widget", "quokka", "common"}
+    else:
+        assert order == ["widget", "quokka", "common"]
+
+
+def test_a_lookup_costs_one_query_per_tier_it_asks(client, make, count_queries, world, lookalikes):
+    """The tiers are asked in turn until five are found: a subject with close matches costs one
+    query, one with none a query per tier (at most three), however many questions there are."""
+    make.question(world.helper, subject="Webhook retries duplicate events", page_url=DOC)
+    client.get("/questions/similar?subject=warm+up")  # PostgreSQL reads its word statistics
+    close = {"subject": "webhook retries duplicate events", "url": DOC}
+    unknown = {"subject": "zebra quokka narwhal", "url": DOC}
+    counts = (
+        _queries_for(client, count_queries, "/questions/similar", **close),
+        _queries_for(client, count_queries, "/questions/similar", **unknown),
+    )
+    assert counts == (1, 2)
     for n in range(10):
         make.question(world.helper, subject=f"Webhook sampling {n}", page_url=DOC)
-    assert _queries_for(client, count_queries, "/questions/similar", **args) == first == 1
+    assert (
+        _queries_for(client, count_queries, "/questions/similar", **close),
+        _queries_for(client, count_queries, "/questions/similar", **unknown),
+    ) == counts
 
 
 @pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True}])

@@ -14,15 +14,18 @@ The score, highest first, is the same on both databases:
   + relevance in [0, 1): ts_rank_cd (divided by 1 + log of the document's length) or bm25,
         each as r / (r + 1); times 1.5 with an accepted answer
 
-Relevance is computed for at most ``RANKED_CANDIDATES`` questions whose subject matches plus as
-many whose document matches, so a query that matches a large part of the community costs about
-what a narrow one does. Beyond that many matches, the ones ranked are the newest (SQLite) or the
-first the GIN index scan returns (PostgreSQL, in table order): exact and subject matches still
-come first, but the best of many body-only matches may be missed.
+Only a bounded set of candidates is ranked: up to ``RANKED_CANDIDATES`` questions whose subject
+is exactly the search, as many whose subject matches, and as many whose document matches, so a
+query that matches a large part of the community costs about what a narrow one does. Beyond that
+many matches, the ones ranked are the newest (SQLite) or the first the index scan returns
+(PostgreSQL, in table order): an exact subject still comes first, but the best of thousands of
+subject or body matches may be missed.
 
 Similar questions are public questions whose *subject* shares at least two significant words
-with the subject being typed (or its only one), ranked by relevance with a bonus for the same
-doc page and for resolved questions.
+with the subject being typed (or its only one). Candidates come in tiers (all the words, all but
+one, two), up to ``SIMILAR_CANDIDATES`` each, so the closest subjects are ranked however many
+share only two words; then relevance, with a bonus for the same doc page and for resolved
+questions.
 
 A search page costs two queries: the ranked ids of one page, then those questions with what a
 list shows of them and their highlighted subject and excerpt. A similar-questions lookup, one.
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -51,8 +55,8 @@ from community.questions.models import (
 )
 from community.search import highlight, terms
 
-RANKED_CANDIDATES = 1000
-SIMILAR_CANDIDATES = 1000
+RANKED_CANDIDATES = 300
+SIMILAR_CANDIDATES = 300
 PER_PAGE = 20
 MAX_RESULTS = 1000  # offsets stop here: nobody reads the fiftieth page of a search
 SIMILAR_LIMIT = 5
@@ -195,12 +199,40 @@ def similar(
     subject: str | None, *, page_url: str | None = None, limit: int = SIMILAR_LIMIT
 ) -> list[SimilarQuestion]:
     """Public questions like the one being asked: sharing at least two of its significant words
-    (or its only one), the same page's and resolved ones preferred. One query."""
+    (or its only one), the same page's and resolved ones preferred.
+
+    The tiers (all the words; then three, then two of its four rarest words) are asked in turn,
+    one query each, until ``limit`` questions are found: a subject close to an existing one
+    stops after the first, cheap query. On PostgreSQL, which words are rare comes from the
+    statistics of the subject index (one more query every ten minutes).
+    """
     wanted = terms.similar_terms(subject)
     if wanted.is_empty:
         return []
     backend = _backend()
-    candidates = backend.similar_candidates(wanted, [_public()]).subquery("candidates")
+    wanted.rarest = backend.rarest_first(wanted.words)
+    found: dict[int, SimilarQuestion] = {}
+    for size in wanted.tiers():
+        candidates = backend.similar_candidates(wanted, size, [_public()]).subquery("candidates")
+        if found:
+            candidates = (
+                sa.select(candidates).where(candidates.c.id.not_in(found)).subquery("others")
+            )
+        for row in db.session.execute(_similar_scored(candidates, page_url, limit)):
+            found[row.id] = SimilarQuestion(
+                id=row.id,
+                subject=row.subject,
+                status=row.status,
+                reply_count=row.reply_count,
+                same_page=bool(row.same_page),
+                score=float(row.score),
+            )
+        if len(found) >= limit:
+            break
+    return sorted(found.values(), key=lambda item: (item.score, item.id), reverse=True)[:limit]
+
+
+def _similar_scored(candidates: sa.Subquery, page_url: str | None, limit: int) -> sa.Select:
     if page_url:
         on_page = candidates.c.id.in_(
             sa.select(question_pages.c.question_id)
@@ -214,7 +246,7 @@ def similar(
     score = (
         candidates.c.relevance + same_page * SAME_PAGE_BONUS + resolved * RESOLVED_BONUS
     ).label("score")
-    rows = db.session.execute(
+    return (
         sa.select(
             candidates.c.id,
             candidates.c.subject,
@@ -225,18 +257,7 @@ def similar(
         )
         .order_by(score.desc(), candidates.c.id.desc())
         .limit(limit)
-    ).all()
-    return [
-        SimilarQuestion(
-            id=row.id,
-            subject=row.subject,
-            status=row.status,
-            reply_count=row.reply_count,
-            same_page=bool(row.same_page),
-            score=float(row.score),
-        )
-        for row in rows
-    ]
+    )
 
 
 # -- what both databases share ----------------------------------------------------------------
@@ -269,6 +290,12 @@ def _filter_conditions(filters: SearchFilters) -> list[sa.ColumnElement[bool]]:
     return conditions
 
 
+def _subject_key(subject: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+    """The subject as compared for an exact match (terms.subject_key, in SQL; a constant
+    argument, so PostgreSQL's ix_questions_search_subject_key serves it)."""
+    return sa.func.lower(sa.func.rtrim(subject, sa.literal_column("' ?!.'")))
+
+
 def _score(
     subject: sa.ColumnElement[str],
     accepted_reply_id: sa.ColumnElement[int],
@@ -276,9 +303,7 @@ def _score(
     subject_matches: sa.ColumnElement[bool],
     relevance: sa.ColumnElement[float],
 ) -> sa.ColumnElement[float]:
-    exact = sa.case(
-        (sa.func.lower(sa.func.rtrim(subject, " ?!.")) == query.exact_subject(), 4.0), else_=0.0
-    )
+    exact = sa.case((_subject_key(subject) == query.exact_subject(), 4.0), else_=0.0)
     covers = sa.case((subject_matches, 2.0), else_=0.0)
     boost = sa.case((accepted_reply_id.is_not(None), ACCEPTED_BOOST), else_=1.0)
     return exact + covers + relevance / (relevance + 1.0) * boost
@@ -304,7 +329,28 @@ _SUBJECT_VECTOR = sa.func.to_tsvector(_CONFIG, Question.subject)  # ix_questions
 _SUBJECT_WEIGHT = sa.literal_column("'{a}'::\"char\"[]")
 
 
+# How common each subject lexeme is (PostgreSQL's statistics of the subject index, from ANALYZE),
+# per database, read again every few minutes: (read at, {lexeme: share of subjects}).
+_SUBJECT_STATISTICS: dict[str, tuple[float, dict[str, float]]] = {}
+STATISTICS_MAX_AGE_SECONDS = 600
+
+
 class _PostgreSQL:
+    @staticmethod
+    def rarest_first(words: list[str]) -> list[str]:
+        """``words``, the rarest in subjects first (those not among the most common count as
+        rare); the order typed breaks ties and stands when there are no statistics yet."""
+        frequencies = _subject_frequencies()
+
+        def frequency(word: str) -> float:
+            # The lexeme is the word's stem: nearly always the word or a prefix of it.
+            for end in range(len(word), max(2, len(word) - 5), -1):
+                if word[:end] in frequencies:
+                    return frequencies[word[:end]]
+            return 0.0
+
+        return sorted(words, key=lambda word: (frequency(word), words.index(word)))
+
     @staticmethod
     def _tsquery(query: terms.ParsedQuery) -> sa.ColumnElement:
         return sa.func.websearch_to_tsquery(_CONFIG, sa.bindparam("search", query.websearch()))
@@ -325,12 +371,14 @@ class _PostgreSQL:
                 .limit(RANKED_CANDIDATES)
             )
 
-        # Questions whose subject matches are candidates first, so the best ones are ranked
-        # however many bodies match too. A question on both lists is ranked once.
+        # Questions whose subject is exactly the search, then those whose subject matches, are
+        # candidates first, so the best ones are ranked however many bodies match too. A
+        # question on several lists is ranked once.
         both = sa.union_all(
+            first_matches(_subject_key(Question.subject) == query.exact_subject()),
             first_matches(_SUBJECT_VECTOR.op("@@")(tsquery)),
             first_matches(_VECTOR.op("@@")(tsquery)),
-        ).subquery("both_lists")
+        ).subquery("lists")
         copy = sa.func.row_number().over(partition_by=both.c.id).label("copy")
         numbered = sa.select(both, copy).subquery("numbered")
         candidates = (
@@ -378,20 +426,20 @@ class _PostgreSQL:
         return {question.id: (question, subject, body) for question, subject, body in rows}
 
     @staticmethod
-    def similar_candidates(wanted: terms.SimilarQuery, conditions: list) -> sa.Select:
+    def similar_candidates(wanted: terms.SimilarQuery, size: int, conditions: list) -> sa.Select:
+        """Subjects sharing ``size`` of the words (through the subject's GIN index), ranked on
+        the whole document by any of the words: a far smaller query than the match, and
+        ts_rank_cd's cost grows quickly with the size of the query."""
         lexemes = {
             word: sa.func.plainto_tsquery(_CONFIG, sa.literal(word, sa.Text))
             for word in wanted.words
         }
-        # Subjects sharing two of the words (pairs, through the subject's GIN index); ranked
-        # on the whole document by any of the words, a far smaller query: ts_rank_cd's cost
-        # grows quickly with the size of the query.
         matching = None
-        for combination in wanted.combinations():
-            both = None
+        for combination in wanted.combinations(size):
+            every = None
             for word in combination:
-                both = lexemes[word] if both is None else both.op("&&")(lexemes[word])
-            matching = both if matching is None else matching.op("||")(both)
+                every = lexemes[word] if every is None else every.op("&&")(lexemes[word])
+            matching = every if matching is None else matching.op("||")(every)
         ranking = None
         for term in lexemes.values():
             ranking = term if ranking is None else ranking.op("||")(term)
@@ -417,6 +465,23 @@ class _PostgreSQL:
         )
 
 
+def _subject_frequencies() -> dict[str, float]:
+    key = db.engine.url.render_as_string(hide_password=True)
+    read_at, frequencies = _SUBJECT_STATISTICS.get(key, (0.0, {}))
+    if time.monotonic() - read_at < STATISTICS_MAX_AGE_SECONDS:
+        return frequencies
+    row = db.session.execute(
+        sa.text(
+            "SELECT most_common_elems::text::text[] AS lexemes, "
+            "most_common_elem_freqs AS shares FROM pg_stats "
+            "WHERE schemaname = current_schema() AND tablename = 'ix_questions_search_subject'"
+        )
+    ).first()
+    frequencies = dict(zip(row.lexemes, row.shares, strict=False)) if row and row.lexemes else {}
+    _SUBJECT_STATISTICS[key] = (time.monotonic(), frequencies)
+    return frequencies
+
+
 # -- SQLite: the FTS5 table ---------------------------------------------------------------------
 
 _FTS = sa.table(FTS_TABLE, sa.column("rowid", sa.Integer))
@@ -433,20 +498,31 @@ def _in_subject(fts5_query: str) -> str:
 
 class _SQLite:
     @staticmethod
+    def rarest_first(words: list[str]) -> list[str]:
+        """No statistics to tell: the order typed."""
+        return list(words)
+
+    @staticmethod
     def ranked(query: terms.ParsedQuery, conditions: list) -> sa.Select:
-        def newest_matches(fts5_query: str, name: str) -> sa.Select:
+        def newest_matches(fts5_query: str, name: str, *also: sa.ColumnElement[bool]) -> sa.Select:
             newest = (
                 sa.select(_FTS.c.rowid)
                 .join(Question, Question.id == _FTS.c.rowid)
-                .where(_matches(fts5_query, name), *conditions)
+                .where(_matches(fts5_query, name), *also, *conditions)
                 .order_by(_FTS.c.rowid.desc())
                 .limit(RANKED_CANDIDATES)
                 .subquery()
             )
             return sa.select(newest.c.rowid)  # SQLite takes no LIMIT inside a UNION's arms
 
-        # As on PostgreSQL: questions whose subject matches are candidates first.
+        # As on PostgreSQL: questions whose subject is exactly the search, then those whose
+        # subject matches, are candidates first.
         chosen = sa.union(
+            newest_matches(
+                _in_subject(query.fts5()),
+                "exact_search",
+                _subject_key(Question.subject) == query.exact_subject(),
+            ),
             newest_matches(_in_subject(query.fts5()), "subject_search"),
             newest_matches(query.fts5(), "any_search"),
         ).subquery("chosen")
@@ -494,7 +570,8 @@ class _SQLite:
         return {question.id: (question, subject, body) for question, subject, body in rows}
 
     @staticmethod
-    def similar_candidates(wanted: terms.SimilarQuery, conditions: list) -> sa.Select:
+    def similar_candidates(wanted: terms.SimilarQuery, size: int, conditions: list) -> sa.Select:
+        """The newest subjects sharing ``size`` of the words, ranked by bm25."""
         relevance = -sa.func.bm25(_FTS_NAME, *FTS_WEIGHTS)
         return (
             sa.select(
@@ -506,7 +583,7 @@ class _SQLite:
             )
             .select_from(_FTS)
             .join(Question, Question.id == _FTS.c.rowid)
-            .where(_matches(_in_subject(wanted.fts5()), "similar"), *conditions)
+            .where(_matches(_in_subject(wanted.fts5(size)), "similar"), *conditions)
             .order_by(_FTS.c.rowid.desc())
             .limit(SIMILAR_CANDIDATES)
         )

@@ -28,6 +28,10 @@ MAX_TERMS = 12
 # Similar questions look at the significant words of a subject, and need two of them to match.
 MAX_SIMILAR_TERMS = 8
 MIN_SIMILAR_MATCHES = 2
+# The looser tiers (three words, two) combine only this many of them, the rarest when the
+# database can tell: a tier's cost grows with how many questions have each word in it, and rare
+# words are the telling ones.
+LOOSE_TIER_WORDS = 4
 
 # PostgreSQL's english.stop (the Snowball list), so both databases ignore the same words.
 _ENGLISH_STOP = """\
@@ -177,21 +181,41 @@ class SimilarQuery:
     """The significant words of a subject being typed; matches need ``MIN_SIMILAR_MATCHES``."""
 
     words: list[str]
+    # The words, rarest first, when the database can tell; else the order typed.
+    rarest: list[str] | None = None
 
     @property
     def is_empty(self) -> bool:
         return not self.words
 
-    def combinations(self) -> list[tuple[str, ...]]:
-        """The sets of words of which one must match entirely: every pair (or the one word)."""
-        if len(self.words) < MIN_SIMILAR_MATCHES:
-            return [tuple(self.words)]
-        return list(itertools.combinations(self.words, MIN_SIMILAR_MATCHES))
+    @property
+    def pool(self) -> list[str]:
+        """The words the looser tiers combine: all of them, or the rarest few."""
+        if len(self.words) <= LOOSE_TIER_WORDS:
+            return self.words
+        return (self.rarest or self.words)[:LOOSE_TIER_WORDS]
 
-    def fts5(self) -> str:
+    def tiers(self) -> list[int]:
+        """How many words a match must share, most first: all of them, then all but one of
+        the pool, then two (the least a suggestion needs). Each tier is looked up on its own,
+        so the closest subjects are among the candidates however many share only two words."""
+        count = len(self.words)
+        looser = {len(self.pool) - 1, MIN_SIMILAR_MATCHES}
+        return [
+            count,
+            *sorted((size for size in looser if MIN_SIMILAR_MATCHES <= size < count), reverse=True),
+        ]
+
+    def combinations(self, size: int) -> list[tuple[str, ...]]:
+        """The sets of ``size`` words of which one must match entirely."""
+        if size == len(self.words):
+            return [tuple(self.words)]
+        return list(itertools.combinations(self.pool, size))
+
+    def fts5(self, size: int) -> str:
         return " OR ".join(
             "(" + " AND ".join(fts5_string([word]) for word in combination) + ")"
-            for combination in self.combinations()
+            for combination in self.combinations(size)
         )
 
 

@@ -15,8 +15,9 @@ current by triggers, so a question is found the moment its transaction commits:
 
 PostgreSQL: a tsvector column ``questions.search_vector`` (NULL unless the question is public)
 with a GIN index, written by a BEFORE trigger on questions and refreshed by an AFTER trigger on
-replies; and a GIN index on public questions' subjects alone (``to_tsvector('english',
-subject)``), for ranking subject matches first and for similar questions.
+replies; a GIN index on public questions' subjects alone (``to_tsvector('english',
+subject)``), for ranking subject matches first and for similar questions; and a btree index on
+the subject as compared for an exact match (``lower(rtrim(subject, ' ?!.'))``).
 
 SQLite: an FTS5 table ``questions_search`` whose external content is the view
 ``questions_search_source`` (the documents above), kept in sync by triggers on questions and
@@ -160,6 +161,12 @@ def _create_postgresql():
         "USING gin (to_tsvector('english'::regconfig, subject)) "
         f"WHERE {PUBLIC_Q.replace('q.', '')}"
     )
+    # A subject exactly as typed (case and closing punctuation aside) is always ranked first.
+    op.execute(
+        "CREATE INDEX ix_questions_search_subject_key ON questions "
+        "(lower(rtrim(subject, ' ?!.'))) "
+        f"WHERE {PUBLIC_Q.replace('q.', '')}"
+    )
 
 
 def _drop_postgresql():
@@ -167,6 +174,7 @@ def _drop_postgresql():
     op.execute("DROP TRIGGER IF EXISTS questions_search_vector ON questions")
     op.execute("DROP FUNCTION IF EXISTS replies_search_vector_refresh()")
     op.execute("DROP FUNCTION IF EXISTS questions_search_vector_refresh()")
+    op.execute("DROP INDEX IF EXISTS ix_questions_search_subject_key")
     op.execute("DROP INDEX IF EXISTS ix_questions_search_subject")
     op.execute("DROP INDEX IF EXISTS ix_questions_search_vector")
     op.execute("ALTER TABLE questions DROP COLUMN IF EXISTS search_vector")
