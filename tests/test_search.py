@@ -165,6 +165,20 @@ def test_all_words_are_needed_unless_or_and_minus_leaves_out(app, world):
     ]
 
 
+def test_a_hyphen_inside_a_word_joins_it_and_only_a_leading_one_leaves_out(app, make, world):
+    make.question(world.asker, subject="Is there a Helm chart for self-hosting?", body="K8s.")
+    make.question(world.asker, subject="Helm values for self hosting", body="Values.")
+    assert set(_subjects(search(app, "helm self-hosting"))) == {
+        "Is there a Helm chart for self-hosting?",
+        "Helm values for self hosting",
+    }
+    assert _subjects(search(app, "Is there a Helm chart for self-hosting?"))[0] == (
+        "Is there a Helm chart for self-hosting?"
+    )
+    assert _subjects(search(app, "helm -hosting")) == []
+    assert _subjects(search(app, "helm -chart")) == ["Helm values for self hosting"]
+
+
 def test_replies_are_searched_too(app, make, world):
     reply = make.reply(world.flags, world.asker, body="Use the kubernetes operator instead.")
     assert _subjects(search(app, "kubernetes")) == ["Rollout percentage ignored"]
@@ -463,6 +477,8 @@ def test_the_query_is_parsed_into_quoted_words_only():
     assert query.websearch() == 'sampling "rate near" title x -mobile'
     assert terms.parse('a" OR "b').fts5() == '("b")'
     assert terms.parse("mobile OR web -beta").websearch() == "mobile or web -beta"
+    assert terms.parse("self-hosting -how-to -set-up").websearch() == ('"self hosting" -"set up"')
+    assert terms.parse("--sampling x-").fts5() == '("sampling") AND ("x")'
 
 
 # -- highlighting ------------------------------------------------------------------------------

@@ -48,7 +48,12 @@ STOP_WORDS = frozenset(_ENGLISH_STOP.split())
 
 # A word: letters and digits (not "_", which both databases' parsers split words on).
 _WORD = re.compile(r"[^\W_]+")
-_TOKEN = re.compile(r'(-?)"([^"]*)(?:"|$)|(-?)([^\W_]+)|(\S)')
+# A "-" leaves out what follows only at the start of a word ("-beta"), as for
+# websearch_to_tsquery; inside one ("self-hosting") it joins the parts into a phrase.
+_LEAVE_OUT = r"(?:^|(?<=[\s(]))-"
+_TOKEN = re.compile(
+    rf'({_LEAVE_OUT})?"([^"]*)(?:"|$)|({_LEAVE_OUT})?([^\W_]+(?:-[^\W_]+)*)|(\S)'
+)
 
 
 @dataclass(frozen=True)
@@ -152,10 +157,10 @@ def parse(raw: str | None) -> ParsedQuery:
             if word.lower() == "or" and not word_minus:
                 or_pending = after_word
                 continue
-            lowered = word.lower()
-            if lowered in STOP_WORDS:
+            parts = tuple(part.lower() for part in word.split("-"))
+            if all(part in STOP_WORDS for part in parts):
                 continue
-            item = Item((lowered,), excluded=bool(word_minus))
+            item = Item(parts, excluded=bool(word_minus))
         else:
             continue  # punctuation, operators, emoji: separators, as for both parsers
         if count >= MAX_TERMS:
