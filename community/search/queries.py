@@ -21,14 +21,15 @@ many matches, the ones ranked are the newest (SQLite) or the first the index sca
 (PostgreSQL, in table order): an exact subject still comes first, but the best of thousands of
 subject or body matches may be missed.
 
-Similar questions are public questions whose *subject* shares at least two significant words
-with the subject being typed (or its only one). Candidates come in tiers (all the words, all but
-one, two), up to ``SIMILAR_CANDIDATES`` each, so the closest subjects are ranked however many
-share only two words; then relevance, with a bonus for the same doc page and for resolved
-questions.
+Similar questions are public questions whose *subject* shares the significant words of the
+subject being typed: all of them, or three, or at least two of its four rarest (or its only one).
+Those tiers are asked in turn, up to ``SIMILAR_CANDIDATES`` candidates each, until five are
+found, so the closest subjects are ranked however many share only two words; then relevance,
+with a bonus for the same doc page and for resolved questions.
 
 A search page costs two queries: the ranked ids of one page, then those questions with what a
-list shows of them and their highlighted subject and excerpt. A similar-questions lookup, one.
+list shows of them and their highlighted subject and excerpt. A similar-questions lookup costs
+one query per tier it asks: one when a close subject exists, three at most.
 """
 
 from __future__ import annotations
