@@ -51,11 +51,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         moderation,
         notifications,
         questions,
+        search,
         zendesk,
     )
 
     accounts.init_app(app)
     questions.init_app(app)
+    search.init_app(app)
     jobs.init_app(app)
     notifications.init_app(app)
     moderation.init_app(app)

@@ -1203,6 +1203,8 @@ def test_every_route_was_checked_against_the_document(api, app, make, world):
     api.get("/questions", query_string={"state": "nope"})
     api.get(f"/questions/{world.question}")
     api.get(f"/questions/{world.hidden}")
+    api.get("/search", query_string={"q": "recordings"})
+    api.get("/search", query_string={"q": "the"})
     api.get("/openapi.json")
     api.get("/me", token=token)
     api.get("/me")
@@ -1225,6 +1227,7 @@ def test_every_route_was_checked_against_the_document(api, app, make, world):
         ("GET", "/pages/questions"): {200, 400},
         ("GET", "/questions"): {200, 400},
         ("GET", "/questions/{question_id}"): {200, 404},
+        ("GET", "/search"): {200, 400},
         ("GET", "/openapi.json"): {200},
         ("GET", "/me"): {200, 401},
         ("POST", "/questions"): {201, 401, 415, 422},

@@ -10,6 +10,7 @@ from community.accounts.models import User
 from community.db import render_migration_type
 from community.extensions import db
 from community.questions.models import Page, Question, Reply, Team, Topic, TopicPageRule
+from community.search import schema as search_schema
 
 
 def _counts(make) -> dict[str, int]:
@@ -44,7 +45,11 @@ def test_migrations_match_the_models(app):
     with app.app_context(), db.engine.connect() as connection:
         context = MigrationContext.configure(
             connection,
-            opts={"compare_type": True, "render_item": render_migration_type},
+            opts={
+                "compare_type": True,
+                "render_item": render_migration_type,
+                "include_object": search_schema.include_object,
+            },
         )
         differences = compare_metadata(context, db.metadata)
     assert differences == []

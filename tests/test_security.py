@@ -371,6 +371,7 @@ class PostCase:
 
 
 EMBED = "?url=https%3A%2F%2Fdocs.example.com%2Fdocs%2Fembedded"
+DOCS_HOME = "https%3A%2F%2Fdocs.example.com%2F"
 POST_CASES: dict[str, PostCase] = {
     "accounts.sign_up": PostCase(
         lambda w: {"name": "Eve", "email": "eve@example.com", "password": PASSWORD}
@@ -712,6 +713,9 @@ GET_QUERY = {
     "embed.sign_in": EMBED + "&saved=question",
     "embed.sign_up": EMBED,
     "embed.popup": "?r=" + "a-sign-in-request-from-an-embed",
+    "embed.similar": EMBED + "&subject=Recordings+stop+after+navigation",
+    "search.similar": "?subject=Recordings+stop+after+navigation&url=" + DOCS_HOME,
+    "api.search": "?q=recordings+stop&state=unanswered",
 }
 
 

@@ -14,6 +14,7 @@ from community.api import http
 from community.api.bodies import ACCEPT, EXAMPLE_PAGE, NEW_QUESTION, NEW_REPLY
 from community.db import MAX_ID
 from community.questions.models import QuestionStatus
+from community.search import terms as search_terms
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"
@@ -117,6 +118,31 @@ def _schemas() -> dict[str, Any]:
             "A documentation page's questions: pinned first, then by latest activity.",
             page=_ref("Page"),
             questions={"type": "array", "items": _ref("Thread")},
+            next_cursor=CURSOR,
+        ),
+        "SearchResult": _object(
+            "A question that matches, with the matched words marked.",
+            question=_ref("Question"),
+            subject_html={
+                "type": "string",
+                "description": "The subject as HTML: escaped text whose matched words are in "
+                "`<mark>` elements (the only elements it contains).",
+            },
+            excerpt_html={
+                "type": "string",
+                "description": "A short excerpt of the question's body, as `subject_html`.",
+            },
+        ),
+        "SearchResults": _object(
+            "Public questions matching a search, best match first.",
+            query={"type": "string", "description": "The search as it was run (trimmed)."},
+            notices={
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "What was changed in the search to run it (e.g. a very long "
+                "search is cut short).",
+            },
+            results={"type": "array", "items": _ref("SearchResult")},
             next_cursor=CURSOR,
         ),
         "Me": _object(
@@ -341,6 +367,57 @@ def _paths() -> dict[str, Any]:
                 },
             },
         },
+        "/search": {
+            "get": {
+                "operationId": "searchQuestions",
+                "summary": "Search public questions and their replies",
+                "description": SEARCH_DESCRIPTION,
+                "parameters": [
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "required": True,
+                        "description": "The words to look for. Longer searches are cut at "
+                        f"{search_terms.MAX_QUERY_CHARS} characters and "
+                        f"{search_terms.MAX_TERMS} words (see `notices`).",
+                        "schema": {"type": "string", "minLength": 1, "examples": ["sampling rate"]},
+                    },
+                    {
+                        "name": "topic",
+                        "in": "query",
+                        "description": "A topic's slug; an unknown topic has no questions.",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "team",
+                        "in": "query",
+                        "description": "A team's slug: questions of its topics; an unknown team "
+                        "has none.",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "state",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": [s.value for s in QuestionStatus]},
+                    },
+                    {
+                        "name": "page_prefix",
+                        "in": "query",
+                        "description": "Only questions asked on doc pages whose canonical "
+                        "address starts with this.",
+                        "schema": {"type": "string", "examples": ["https://docs.example.com/"]},
+                    },
+                    _param("Cursor"),
+                    _param("Limit"),
+                    _param("IfNoneMatch"),
+                ],
+                "responses": {
+                    "200": _ok("SearchResults", "A page of results."),
+                    **READ_ERRORS,
+                    "429": _response_ref("TooManyRequests"),
+                },
+            }
+        },
         "/questions/{question_id}": {
             "get": {
                 "operationId": "getQuestion",
@@ -416,6 +493,16 @@ def _paths() -> dict[str, Any]:
         },
     }
 
+
+SEARCH_DESCRIPTION = """\
+Words are all required; `"a phrase"` must appear as written, `or` between two words accepts
+either, and `-word` leaves out questions that have it. Common English words (how, the, …) are
+ignored and words match their other forms (configure, configured, configuring). The subject
+weighs most, then the body, the accepted answer and the other replies; a subject that is exactly
+the search comes first, and questions with an accepted answer rank higher. Hidden, deleted and
+held posts are never found. A search with nothing to look for is a 400. Searches are
+rate-limited per address (429 with `Retry-After`).
+"""
 
 DESCRIPTION = """\
 Questions and answers under documentation pages.

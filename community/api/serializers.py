@@ -12,6 +12,7 @@ from typing import Any
 from community.accounts.models import ApiToken, User
 from community.questions.models import Page, Question, Reply, Topic
 from community.questions.queries import PageThreads, QuestionList, Thread
+from community.search.queries import SearchResults
 from community.web import external_url
 
 
@@ -102,6 +103,23 @@ def page_threads(threads: PageThreads) -> dict[str, Any]:
             question(item, threads.replies.get(item.id, [])) for item in threads.questions
         ],
         "next_cursor": threads.next_cursor.encode() if threads.next_cursor else None,
+    }
+
+
+def search_results(results: SearchResults) -> dict[str, Any]:
+    cursor = results.next_cursor
+    return {
+        "query": results.query.text,
+        "notices": list(results.notices),
+        "results": [
+            {
+                "question": question(hit.question),
+                "subject_html": str(hit.subject_html),
+                "excerpt_html": str(hit.excerpt_html),
+            }
+            for hit in results.hits
+        ],
+        "next_cursor": cursor.encode() if cursor else None,
     }
 
 

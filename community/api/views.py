@@ -26,6 +26,9 @@ from community.errors import DomainError, NotFound
 from community.extensions import db, limiter
 from community.questions import queries, services
 from community.questions.models import Question, QuestionStatus, Reply
+from community.search import limits as search_limits
+from community.search import queries as search_queries
+from community.search import terms as search_terms
 from community.web import external_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -33,6 +36,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 API_WRITES_LIMIT = "30/minute;500/hour"
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+MAX_SLUG_LENGTH = 200
+MAX_PREFIX_LENGTH = 2000
 
 
 @bp.errorhandler(ApiProblem)
@@ -97,6 +102,42 @@ def list_questions() -> Response:
         before=cursor,
     )
     return cacheable(serializers.question_list(listing))
+
+
+@bp.get("/search")
+@search_limits.search_limit
+def search() -> Response:
+    text = request.args.get("q", "")
+    if not text.strip():
+        raise bad_parameter("q", "Give the words to search for: ?q=…")
+    query = search_terms.parse(text)
+    if query.is_empty:
+        raise bad_parameter(
+            "q",
+            "There is nothing to search for: common words (how, the, …) are left out, and a "
+            "search cannot only leave words out (-word).",
+        )
+    state = request.args.get("state")
+    if state is not None and state not in set(QuestionStatus):
+        raise bad_parameter("state", f"Use one of: {', '.join(QuestionStatus)}.")
+    cursor = _cursor(search_queries.OffsetCursor)
+    limit = _limit()
+    topic_slug = (request.args.get("topic") or "")[:MAX_SLUG_LENGTH]
+    team_slug = (request.args.get("team") or "")[:MAX_SLUG_LENGTH]
+    filters = search_queries.SearchFilters(
+        topic=queries.topic_by_slug(topic_slug),
+        team=queries.team_by_slug(team_slug),
+        status=QuestionStatus(state) if state else None,
+        page_prefix=request.args.get("page_prefix", "").strip()[:MAX_PREFIX_LENGTH],
+    )
+    if (topic_slug and filters.topic is None) or (team_slug and filters.team is None):
+        # No such topic or team: nothing is filed under it.
+        results = search_queries.SearchResults(query)
+    else:
+        results = search_queries.search(
+            query, filters, offset=cursor.offset if cursor else 0, limit=limit
+        )
+    return cacheable(serializers.search_results(results))
 
 
 @bp.get("/questions/<int:question_id>")
@@ -214,7 +255,9 @@ def _limit() -> int:
     return int(raw)
 
 
-def _cursor(kind: type[queries.Cursor] | type[queries.PageCursor]):
+def _cursor(
+    kind: type[queries.Cursor] | type[queries.PageCursor] | type[search_queries.OffsetCursor],
+):
     raw = request.args.get("cursor")
     if raw is None:
         return None

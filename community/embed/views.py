@@ -46,6 +46,9 @@ from community.questions import services as question_services
 from community.questions.forms import ActionForm, AskForm, ReplyForm
 from community.questions.links import ThreadLinks
 from community.questions.models import DraftKind, Question, Reply
+from community.search import http as search_http
+from community.search import limits as search_limits
+from community.search import queries as search_queries
 from community.web import allow_framing_by, safe_next_url
 
 bp = Blueprint("embed", __name__)
@@ -123,7 +126,12 @@ def _embed_helpers() -> dict[str, Any]:
 
 
 @bp.get("/embed")
-def page(ask_form: AskForm | None = None, preview: str | None = None, status: int = 200):
+def page(
+    ask_form: AskForm | None = None,
+    preview: str | None = None,
+    status: int = 200,
+    suggestions: list | None = None,
+):
     context: EmbedContext = g.embed
     threads = queries.page_threads(
         context.page_url, current_user, per_page=QUESTIONS_PER_EMBED, with_replies=True
@@ -143,6 +151,7 @@ def page(ask_form: AskForm | None = None, preview: str | None = None, status: in
             preview=preview,
             reply_forms=_reply_forms(threads.questions),
             following=followed.__contains__,
+            suggestions=suggestions,
         ),
         status,
     )
@@ -187,6 +196,17 @@ def ask() -> Response | tuple[str, int]:
         return page(ask_form=form, preview=content.render_markdown(form.body.data or ""))
     if not form.validate_on_submit():
         return page(ask_form=form, status=INVALID)
+    if not form.similar_seen.data and not (
+        current_user.is_authenticated
+        and question_services.question_submitted_with(
+            current_user, form.submission_key.data or None
+        )
+    ):
+        # As on the site: without the script, the first submit shows similar questions once.
+        form.similar_seen.data = "1"
+        suggestions = search_queries.similar(form.subject.data, page_url=context.page_url)
+        if suggestions:
+            return page(ask_form=form, suggestions=suggestions)
     if not current_user.is_authenticated:
         drafts.save_draft(
             DraftKind.QUESTION,
@@ -217,6 +237,14 @@ def ask() -> Response | tuple[str, int]:
     db.session.commit()
     flash(drafts.posted_message("question", question), "success")
     return _back(context, question)
+
+
+@bp.get("/embed/similar")
+@search_limits.similar_limit
+def similar() -> Response:
+    """Similar questions for the embed's ask form (its page preferred), as JSON; under /embed so
+    the embed's framing and cookie rules apply. The script opens them in a new tab."""
+    return search_http.similar_response(page_url=g.embed.page_url)
 
 
 @bp.post("/embed/preview")

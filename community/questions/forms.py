@@ -53,6 +53,9 @@ class AskForm(SubmissionKeyMixin, FlaskForm):
     topic_id = SelectField("Topic", coerce=int, validators=[Optional()], validate_choice=True)
     page_url = HiddenField(validators=[Optional(), Length(max=2000)])
     page_title = HiddenField(validators=[Optional(), Length(max=1000)])
+    # "1" once the asker has been shown similar questions (by the script while typing, or by
+    # the server's "Did you mean one of these?"): the form then posts without asking again.
+    similar_seen = HiddenField(validators=[Optional(), Length(max=1)])
 
 
 class ReplyForm(SubmissionKeyMixin, FlaskForm):

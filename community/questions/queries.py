@@ -19,6 +19,7 @@ from community.questions.models import (
     Question,
     QuestionStatus,
     Reply,
+    Team,
     Topic,
     question_pages,
 )
@@ -204,6 +205,12 @@ def topic_by_slug(slug: str | None) -> Topic | None:
     if not slug:
         return None
     return db.session.scalar(sa.select(Topic).where(Topic.slug == slug))
+
+
+def team_by_slug(slug: str | None) -> Team | None:
+    if not slug:
+        return None
+    return db.session.scalar(sa.select(Team).where(Team.slug == slug))
 
 
 # -- a documentation page's questions -----------------------------------------------------------

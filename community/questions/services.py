@@ -489,6 +489,11 @@ def _clean_body(body: str) -> str:
     return body
 
 
+def question_submitted_with(author: User, key: str | None) -> Question | None:
+    """The question ``author`` already posted from this form (a double submit), if any."""
+    return _already_submitted(Question, author, key)
+
+
 def _already_submitted(model: type[Post], author: User, key: str | None) -> Post | None:
     if not key:
         return None

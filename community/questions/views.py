@@ -25,12 +25,15 @@ from community.questions.forms import (
     topic_choices,
 )
 from community.questions.links import ThreadLinks
-from community.questions.models import DraftKind, Question, QuestionStatus, Topic
+from community.questions.models import DraftKind, Question, QuestionStatus, Team, Topic
+from community.search import limits as search_limits
+from community.search import queries as search_queries
 
 bp = Blueprint("questions", __name__)
 
 # A form that failed validation is shown again, with the person's text, under this status.
 INVALID = 422
+MAX_PREFIX_LENGTH = 2000
 
 
 @bp.app_context_processor
@@ -44,7 +47,10 @@ def home() -> Response:
 
 
 @bp.get("/questions")
+@search_limits.search_limit
 def index() -> str:
+    if request.args.get("q", "").strip():
+        return _search()
     topic_slug = request.args.get("topic") or None
     status_name = request.args.get("state") or None
     topic = queries.topic_by_slug(topic_slug)
@@ -65,6 +71,47 @@ def index() -> str:
         filters={k: v for k, v in filters.items() if v},
         unknown_topic=bool(topic_slug and topic is None),
     )
+
+
+def _search() -> str:
+    """``/questions?q=…``: search, with the list's filters (and team and page) kept."""
+    topics = queries.topics_with_teams()
+    teams = _teams_of(topics)
+    topic_slug, team_slug = request.args.get("topic", ""), request.args.get("team", "")
+    status_name = request.args.get("state", "")
+    filters = search_queries.SearchFilters(
+        topic=next((topic for topic in topics if topic.slug == topic_slug), None),
+        team=next((team for team in teams if team.slug == team_slug), None),
+        status=QuestionStatus(status_name) if status_name in set(QuestionStatus) else None,
+        page_prefix=request.args.get("page", "").strip()[:MAX_PREFIX_LENGTH],
+    )
+    per_page = current_app.config["QUESTIONS_PER_PAGE"]
+    last_page = max(1, search_queries.MAX_RESULTS // per_page)
+    number = min(max(request.args.get("p", 1, type=int) or 1, 1), last_page)
+    results = search_queries.search(
+        request.args.get("q", ""), filters, offset=(number - 1) * per_page, limit=per_page
+    )
+    args = {
+        "q": results.query.text,
+        "topic": filters.topic.slug if filters.topic else None,
+        "team": filters.team.slug if filters.team else None,
+        "state": filters.status.value if filters.status else None,
+        "page": filters.page_prefix or None,
+    }
+    return render_template(
+        "questions/search.html",
+        results=results,
+        number=number,
+        topics=topics,
+        teams=teams,
+        filters={k: v for k, v in args.items() if v},
+        unknown_topic=bool(topic_slug and filters.topic is None),
+    )
+
+
+def _teams_of(topics: list[Topic]) -> list[Team]:
+    teams = {topic.team.id: topic.team for topic in topics}
+    return sorted(teams.values(), key=lambda team: team.name)
 
 
 @bp.get("/questions/<int:question_id>")
@@ -110,6 +157,11 @@ def ask() -> Response | tuple[str, int] | str:
     valid = form.validate_on_submit()  # resets field errors, so check the page URL after it
     page_url = _page_url_or_none(form)
     if valid and page_url is not False:
+        suggestions = _similar_unless_seen(form, page_url)
+        if suggestions:
+            return render_template(
+                "questions/ask.html", form=form, page_url=page_url, suggestions=suggestions
+            )
         if not current_user.is_authenticated:
             drafts.save_draft(DraftKind.QUESTION, _question_draft(form, page_url))
             db.session.commit()
@@ -335,6 +387,23 @@ def _page_url_or_none(form: AskForm) -> str | bool | None:
     except services.InvalidPage as error:
         form.page_url.errors = [*form.page_url.errors, str(error)]
         return False
+
+
+def _similar_unless_seen(form: AskForm, page_url: str | None) -> list:
+    """Questions like this one, the first time the form is sent (without JavaScript, the asker
+    has seen none yet). The form comes back with them, marked as seen: sending it again posts."""
+    if form.similar_seen.data or _posted_already(form):
+        return []
+    suggestions = search_queries.similar(form.subject.data, page_url=page_url)
+    form.similar_seen.data = "1"
+    return suggestions
+
+
+def _posted_already(form: AskForm) -> bool:
+    """This form was sent before and posted (a double submit): it goes on to that question."""
+    return current_user.is_authenticated and bool(
+        services.question_submitted_with(current_user, form.submission_key.data or None)
+    )
 
 
 def _question_draft(form: AskForm, page_url: str | None) -> dict:
