@@ -253,11 +253,11 @@ def test_rows_show_subject_page_topic_asker_and_first_response(client, make, mod
     page = response.get_data(as_text=True)
     assert "Recordings stop" in page and "Ada Asker" in page
     assert "Replay topic" in page and DOC in page
-    assert "first response after 5 h" in page
+    assert "First response after 5 h · Late" in page
     with make.app.app_context():
         assert db.session.get(Question, question).topic_id == topic
     make.question(asker, subject="Nobody yet")
-    assert "no staff response yet" in client.get("/moderation").get_data(as_text=True)
+    assert "Waiting 1 min · Great" in client.get("/moderation").get_data(as_text=True)
 
 
 def test_filters_by_team_topic_and_page_prefix(client, make, moderator):
@@ -346,8 +346,10 @@ def test_queue_query_count_does_not_grow_with_rows(
         return
     # the signed-in user; topics with teams (filters); the queue with everything on its rows;
     # the team members (bulk assignment); on Pending, the replies held for review; with Zendesk
-    # on, the count of jobs it refused for bad credentials (the banner).
-    expected = 4 + (queue == "pending") + bool(app.config["ZENDESK_SUBDOMAIN"])
+    # on, the count of jobs it refused for bad credentials (the banner); on the three queues
+    # of published questions, the runtime settings of their response clocks (once).
+    clocks = queue in ("first-response", "waiting", "unresolved")
+    expected = 4 + (queue == "pending") + bool(app.config["ZENDESK_SUBDOMAIN"]) + clocks
     assert few == many == expected
 
 
@@ -660,7 +662,18 @@ def test_every_moderation_and_admin_route_is_closed_to_those_not_named(
     reply = make.reply(question, make.user())
     if who != "anonymous":
         auth.login_as(make.user(role=Role.TEAM if who == "team" else Role.MEMBER))
-    values = {"question_id": question, "reply_id": reply, "user_id": author, "job_id": 1}
+    with app.app_context():
+        team = Team(name="Replay", slug="replay")
+        db.session.add(team)
+        db.session.commit()
+        team_id = team.id
+    values = {
+        "question_id": question,
+        "reply_id": reply,
+        "user_id": author,
+        "job_id": 1,
+        "team_id": team_id,
+    }
     checked = 0
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith(("/moderation", "/admin")):
@@ -768,7 +781,16 @@ def test_bulk_hide_move_and_assign(client, make, moderator):
 
 
 def premoderate(client) -> None:
-    response = client.post("/moderation/settings", data={"premoderate_new_accounts": "y"})
+    response = client.post(
+        "/moderation/settings",
+        data={
+            "premoderate_new_accounts": "y",
+            # The response targets as they are (the form always sends every setting).
+            "response_great_minutes": "15",
+            "response_okay_minutes": "60",
+            "response_late_minutes": "1440",
+        },
+    )
     assert response.status_code == 302
 
 
@@ -816,7 +838,10 @@ def test_the_author_is_told_their_post_waits_for_a_moderator(app, client, auth, 
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "a moderator will publish it shortly" in page
     assert "Awaiting a moderator" in page
-    publish = client.post(f"/questions/{make.count(Question)}/publish")
+    # The newest question's id (not the count: PostgreSQL's sequences run on across tests).
+    with app.app_context():
+        newest = db.session.scalar(sa.select(sa.func.max(Question.id)))
+    publish = client.post(f"/questions/{newest}/publish")
     assert publish.status_code == 409
 
 

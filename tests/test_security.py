@@ -491,7 +491,21 @@ POST_CASES: dict[str, PostCase] = {
     "moderation.reject_question": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
     "moderation.approve_reply": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
     "moderation.reject_reply": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
-    "moderation.settings": PostCase(lambda w: {"premoderate_new_accounts": "y"}, actor="moderator"),
+    "moderation.settings": PostCase(
+        lambda w: {
+            "premoderate_new_accounts": "y",
+            "response_great_minutes": "15",
+            "response_okay_minutes": "60",
+            "response_late_minutes": "1440",
+        },
+        actor="moderator",
+    ),
+    # The support hero's week (community/hero): configuration is for moderators.
+    "hero.team_hours": PostCase(
+        lambda w: {"timezone": "Europe/Berlin", "days": "1", "start": "09:00", "end": "17:00"},
+        ids={"team_id": "team"},
+        actor="moderator",
+    ),
     # Job 1 (the first notification the world queued) waits: retrying runs it now.
     "moderation.retry_job": PostCase(lambda w: {}, ids={"job_id": "question"}, actor="moderator"),
     # The embed: the same actions as the site, on its own routes (its session falls back on the
@@ -716,6 +730,7 @@ def get_urls(app: Flask, world: World) -> Iterator[tuple[str, str]]:
         "slug": [slugify(world.subject)],
         "token": [world.unsubscribe_token],
         "user_id": [world.other],
+        "team_id": [world.team],
         "session_id": [world.other_session],
         "provider": ["github"],
         "filename": ["css/app.css"],

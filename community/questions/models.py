@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
+from datetime import datetime, time
 from enum import StrEnum
 from typing import Any
 
@@ -35,6 +35,12 @@ class Team(CreatedAtMixin, db.Model):
     slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
     # The team's own Slack channel (an incoming webhook), set by admins in the app.
     slack_webhook_url: Mapped[str | None] = mapped_column(sa.String(500))
+    # When the team works (hero.clock.WorkingHours): an IANA time zone, ISO weekdays as digits
+    # ("12345": Monday to Friday) and the local start and end of each working day.
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC", server_default="UTC")
+    working_days: Mapped[str] = mapped_column(sa.String(7), default="12345", server_default="12345")
+    work_starts_at: Mapped[time] = mapped_column(default=time(9), server_default="09:00:00")
+    work_ends_at: Mapped[time] = mapped_column(default=time(17), server_default="17:00:00")
 
     topics: Mapped[list[Topic]] = relationship(back_populates="team", lazy="raise_on_sql")
 
