@@ -244,5 +244,6 @@ def test_the_queue_with_clocks_runs_a_fixed_number_of_queries(
             page_url="https://docs.example.com/docs/session-replay/b",
         )
     assert count() == few
-    # user, queue rows, filter menus, team members, runtime settings (once for every clock)
-    assert few == 5
+    # user, queue rows, filter menus, team members, runtime settings (once for every clock),
+    # who is on duty (teams with rotations, members, overrides)
+    assert few == 8

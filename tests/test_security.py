@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import itertools
 import re
 import time
@@ -506,6 +507,38 @@ POST_CASES: dict[str, PostCase] = {
         ids={"team_id": "team"},
         actor="moderator",
     ),
+    "hero.rotation": PostCase(
+        lambda w: {"members": "mod@example.com", "starts_on": "2026-11-23"},
+        ids={"team_id": "team"},
+        actor="moderator",
+    ),
+    # No rotation to swap in: refused with the form's error, nothing changes.
+    "hero.swap": PostCase(
+        lambda w: {"scope": "day", "first": "2026-11-23", "second": "2026-11-24"},
+        ids={"team_id": "team"},
+        changes_db=False,
+        status=422,
+        actor="moderator",
+    ),
+    # No such override (the id of a question): 404 once past the CSRF check.
+    "hero.remove_override": PostCase(
+        lambda w: {},
+        ids={"team_id": "team", "override_id": "question"},
+        changes_db=False,
+        status=404,
+        actor="moderator",
+    ),
+    # An empty calendar: nothing imported, but the import is audited.
+    "hero.import_schedule": PostCase(
+        lambda w: {
+            "schedule": (
+                io.BytesIO(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nEND:VCALENDAR\r\n"),
+                "oncall.ics",
+            )
+        },
+        ids={"team_id": "team"},
+        actor="moderator",
+    ),
     # Job 1 (the first notification the world queued) waits: retrying runs it now.
     "moderation.retry_job": PostCase(lambda w: {}, ids={"job_id": "question"}, actor="moderator"),
     # The embed: the same actions as the site, on its own routes (its session falls back on the
@@ -581,8 +614,8 @@ def test_post_routes_refuse_a_missing_or_foreign_token(app, client, make, world)
         if rule.endpoint in EXEMPT_ENDPOINTS:
             continue  # authenticated by its signed token instead (tested with notifications)
         url = post_url(rule, world)
-        data = POST_CASES[rule.endpoint].data(world)
         for token in (None, foreign_token):
+            data = POST_CASES[rule.endpoint].data(world)  # afresh: an uploaded file is read once
             sent = data if token is None else {**data, "csrf_token": token}
             response = client.post(url, data=sent)
             assert response.status_code == 400, (rule.endpoint, token)

@@ -14,9 +14,22 @@ if TYPE_CHECKING:
 
 
 def init_app(app: Flask) -> None:
-    from community.hero import services, views
+    from datetime import timedelta
+
+    from community import signals
+    from community.hero import handlers, models, queries, services, views  # noqa: F401
 
     app.register_blueprint(views.bp)
+    signals.question_published.connect(handlers.on_question_published, app)
+    app.jinja_env.globals["timedelta"] = timedelta
+
+    def on_duty_now() -> list[queries.TeamDuty]:
+        """Each team's hero today, for staff (the dashboard)."""
+        if not (current_user.is_authenticated and current_user.is_staff):
+            return []
+        return queries.duties()
+
+    app.jinja_env.globals["on_duty_now"] = on_duty_now
 
     def response_clock(question: Question) -> ResponseClock | None:
         """The question's response clock for staff viewers (None for everyone else)."""

@@ -1,9 +1,18 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, TimeField, widgets
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    DateField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    TextAreaField,
+    TimeField,
+    widgets,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, ValidationError
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from community.hero.clock import WEEKDAY_NAMES, timezone_names
 
@@ -33,3 +42,40 @@ class WorkingHoursForm(FlaskForm):
     def validate_end(self, field: TimeField) -> None:
         if self.start.data and field.data and field.data <= self.start.data:
             raise ValidationError("The working day must end after it starts.")
+
+
+class RotationForm(FlaskForm):
+    members = TextAreaField(
+        "People on duty, in order",
+        validators=[Optional(), Length(max=20_000)],
+        render_kw={"rows": 6, "placeholder": "ada@example.com\ngrace@example.com"},
+        description="One email address a line: team members, moderators or admins. Each takes "
+        "a week in turn.",
+    )
+    starts_on = DateField(
+        "The first person's week starts on",
+        validators=[InputRequired("Choose the day the rotation starts.")],
+        description="Weeks start on this weekday, at midnight in the team's time zone.",
+    )
+
+
+class SwapForm(FlaskForm):
+    scope = RadioField(
+        "Swap",
+        choices=[SelectChoice("week", "whole weeks"), SelectChoice("day", "single days")],
+        default="week",
+        validators=[InputRequired()],
+        validate_choice=True,
+    )
+    first = DateField("The person on duty on", validators=[InputRequired("Choose a day.")])
+    second = DateField(
+        "swaps with the person on duty on", validators=[InputRequired("Choose a day.")]
+    )
+
+
+class ImportForm(FlaskForm):
+    schedule = FileField(
+        "On-call schedule (.ics)",
+        validators=[FileRequired("Choose an .ics file.")],
+        description="Replaces the shifts imported before. Each event names its person by email.",
+    )

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from community.accounts.access import moderator_required, team_required
 from community.errors import DomainError, NotAllowed, NotFound
 from community.extensions import db
-from community.hero import services
-from community.hero.forms import WorkingHoursForm
+from community.hero import queries, services
+from community.hero.forms import ImportForm, RotationForm, SwapForm, WorkingHoursForm
+from community.hero.ics import MAX_BYTES as ICS_MAX_BYTES
 from community.moderation import queries as moderation_queries
+from community.questions import permissions
+from community.questions.forms import ActionForm
 from community.questions.models import Team
+
+WEEKS_SHOWN = 6
 
 bp = Blueprint("hero", __name__, url_prefix="/moderation")
 
@@ -45,9 +53,9 @@ def teams() -> str:
 
 @bp.get("/teams/<int:team_id>")
 @team_required
-def team(team_id: int) -> str:
+def team(team_id: int) -> tuple[str, int]:
     found = _team_or_404(team_id)
-    return _team_page(found, _hours_form(found))
+    return _team_page(found)
 
 
 def _hours_form(team: Team) -> WorkingHoursForm:
@@ -61,43 +69,179 @@ def _hours_form(team: Team) -> WorkingHoursForm:
     )
 
 
-def _team_page(team: Team, hours_form: WorkingHoursForm, status: int = 200):
+def _rotation_form(duty: queries.TeamDuty) -> RotationForm:
+    members = [duty.people[user_id].email for user_id in duty.schedule.members]
+    return RotationForm(
+        formdata=None,
+        members="\n".join(members),
+        starts_on=duty.schedule.starts_on or duty.schedule.week_start(duty.today),
+    )
+
+
+def _team_page(team: Team, status: int = 200, **forms: object) -> tuple[str, int]:
+    duty = queries.duty(team.id)
+    moderating = permissions.is_staff(current_user)
     return render_template(
         "hero/team.html",
         team=team,
-        hours=services.working_hours_of(team),
-        hours_form=hours_form,
+        duty=duty,
+        weeks=duty.schedule.weeks(duty.today, WEEKS_SHOWN),
+        overrides=queries.team_overrides(team.id, duty.today),
+        hours_form=forms.get("hours_form") or _hours_form(team),
+        rotation_form=forms.get("rotation_form") or (_rotation_form(duty) if moderating else None),
+        swap_form=forms.get("swap_form") or SwapForm(formdata=None),
+        import_form=forms.get("import_form") or ImportForm(formdata=None),
+        candidates=queries.staff_candidates(team.id) if moderating else [],
+        skipped=forms.get("skipped") or [],
         **_nav(),
     ), status
+
+
+def _configure(
+    team_id: int, form: FlaskForm, form_name: str, change: Callable[[Team], object], done: str
+) -> Response | tuple[str, int]:
+    """Validate ``form``, run ``change`` (a service) and commit; on a refusal show the team's
+    page again with the form's errors (422)."""
+    found = _team_or_404(team_id)
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        return _team_page(found, 422, **{form_name: form})
+    try:
+        result = change(found)
+    except (NotAllowed, NotFound) as error:
+        abort(error.status, str(error))
+    except DomainError as error:
+        db.session.rollback()
+        first = next(iter(f for f in form if f.name != "csrf_token"))
+        first.errors = [*first.errors, str(error)]
+        return _team_page(db.session.get(Team, team_id), 422, **{form_name: form})
+    db.session.commit()
+    if isinstance(result, services.ImportResult) and result.skipped:
+        flash(done.format(result=result), "success")
+        return _team_page(db.session.get(Team, team_id), 200, skipped=result.skipped)
+    if result is False:
+        flash("Nothing changed.", "info")
+    else:
+        flash(done.format(result=result), "success")
+    return redirect(url_for("hero.team", team_id=team_id))
 
 
 @bp.post("/teams/<int:team_id>/hours")
 @moderator_required
 def team_hours(team_id: int) -> Response | tuple[str, int]:
-    found = _team_or_404(team_id)
     form = WorkingHoursForm()
-    if not form.validate_on_submit():
-        if "csrf_token" in form.errors:
-            abort(400)
-        return _team_page(found, form, 422)
-    try:
-        changed = services.set_working_hours(
+    return _configure(
+        team_id,
+        form,
+        "hours_form",
+        lambda team: services.set_working_hours(
             current_user,
-            found,
+            team,
             timezone=form.timezone.data,
             days=set(form.days.data),
             start=form.start.data,
             end=form.end.data,
-        )
-    except (NotAllowed, NotFound) as error:
-        abort(error.status, str(error))
-    except DomainError as error:
-        db.session.rollback()
-        form.end.errors = [*form.end.errors, str(error)]
-        return _team_page(found, form, 422)
-    db.session.commit()
-    flash(
-        "Working hours saved." if changed else "Nothing changed.",
-        "success" if changed else "info",
+        ),
+        "Working hours saved.",
     )
-    return redirect(url_for("hero.team", team_id=found.id))
+
+
+@bp.post("/teams/<int:team_id>/rotation")
+@moderator_required
+def rotation(team_id: int) -> Response | tuple[str, int]:
+    form = RotationForm()
+    return _configure(
+        team_id,
+        form,
+        "rotation_form",
+        lambda team: services.set_rotation(
+            current_user, team, (form.members.data or "").splitlines(), form.starts_on.data
+        ),
+        "Rotation saved.",
+    )
+
+
+@bp.post("/teams/<int:team_id>/swaps")
+@moderator_required
+def swap(team_id: int) -> Response | tuple[str, int]:
+    form = SwapForm()
+    return _configure(
+        team_id,
+        form,
+        "swap_form",
+        lambda team: services.swap(
+            current_user,
+            team,
+            queries.duty(team.id, since=min(form.first.data, form.second.data)).schedule,
+            form.first.data,
+            form.second.data,
+            whole_week=form.scope.data == "week",
+        ),
+        "Swapped.",
+    )
+
+
+@bp.post("/teams/<int:team_id>/overrides/<int:override_id>/remove")
+@moderator_required
+def remove_override(team_id: int, override_id: int) -> Response | tuple[str, int]:
+    return _configure(
+        team_id,
+        ActionForm(),
+        "action_form",
+        lambda team: services.remove_override(current_user, team, override_id),
+        "Removed: the order applies again on those days.",
+    )
+
+
+@bp.post("/teams/<int:team_id>/rotation/import")
+@moderator_required
+def import_schedule(team_id: int) -> Response | tuple[str, int]:
+    form = ImportForm()
+    return _configure(
+        team_id,
+        form,
+        "import_form",
+        lambda team: services.import_schedule(
+            current_user,
+            team,
+            form.schedule.data.read(ICS_MAX_BYTES + 1),
+            queries.duty(team.id).today,
+        ),
+        "Imported {result.imported} shifts.",
+    )
+
+
+# -- my team --------------------------------------------------------------------------------------
+
+
+@bp.get("/my-team")
+@team_required
+def my_team() -> str:
+    """The team's week for its members (the on-duty hero first of all): who is on duty, and
+    the team's questions waiting for a first response or an answer again."""
+    wanted = request.args.get("team", type=int)
+    team_id = current_user.team_id
+    if wanted is not None and 0 < wanted < 2**31 and services.can_see_team(current_user, wanted):
+        team_id = wanted
+    if team_id is None and permissions.is_staff(current_user):
+        team_id = db.session.scalar(sa.select(Team.id).order_by(Team.name, Team.id).limit(1))
+    found = db.session.get(Team, team_id) if team_id is not None else None
+    if found is None:
+        return render_template("hero/my_team.html", team=None, **_nav())
+    duty = queries.duty(found.id)
+    filters = moderation_queries.QueueFilters(team=found)
+    return render_template(
+        "hero/my_team.html",
+        team=found,
+        duty=duty,
+        weeks=duty.schedule.weeks(duty.today, 2),
+        first_response=moderation_queries.queue_page(
+            moderation_queries.Queue.FIRST_RESPONSE, filters
+        ),
+        waiting=moderation_queries.queue_page(moderation_queries.Queue.WAITING, filters),
+        teams=list(db.session.scalars(sa.select(Team).order_by(Team.name, Team.id)))
+        if permissions.is_staff(current_user)
+        else [],
+        **_nav(),
+    )

@@ -1,0 +1,67 @@
+"""The hero's own tables: each team's rotation (order and start), the days someone else is on
+duty (swaps, imported on-call schedules)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from community.accounts.models import User
+from community.db import CreatedAtMixin, utcnow
+from community.extensions import db
+
+
+class Rotation(db.Model):
+    """A team's weekly rotation: week 0 starts on ``starts_on``, each week is the next member's
+    (``RotationMember.position`` order), round and round."""
+
+    __tablename__ = "hero_rotations"
+
+    team_id: Mapped[int] = mapped_column(sa.ForeignKey("teams.id"), primary_key=True)
+    starts_on: Mapped[date]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RotationMember(db.Model):
+    __tablename__ = "hero_rotation_members"
+    __table_args__ = (
+        sa.UniqueConstraint("team_id", "position"),
+        sa.UniqueConstraint("team_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(sa.ForeignKey("teams.id"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    position: Mapped[int]
+
+    user: Mapped[User] = relationship(lazy="raise_on_sql")
+
+
+class OverrideSource:
+    SWAP = "swap"
+    ICS = "ics"
+
+
+class DutyOverride(CreatedAtMixin, db.Model):
+    """From ``starts_on`` to ``ends_on`` (inclusive, the team's local dates) ``user`` is on
+    duty instead of whoever the order says; the newest override wins where two overlap. A swap
+    is two rows with one ``swap_key``; an imported schedule's rows have source "ics"."""
+
+    __tablename__ = "hero_duty_overrides"
+    __table_args__ = (
+        sa.CheckConstraint("starts_on <= ends_on", name="dates_in_order"),
+        sa.Index("ix_hero_duty_overrides_team_dates", "team_id", "ends_on", "starts_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(sa.ForeignKey("teams.id"))
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    source: Mapped[str] = mapped_column(sa.String(10), default=OverrideSource.SWAP)
+    swap_key: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    user: Mapped[User] = relationship(lazy="raise_on_sql", foreign_keys=[user_id])
