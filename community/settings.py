@@ -62,6 +62,14 @@ RESPONSE_LATE_MINUTES = Setting(
     3,
     43_200,
 )
+# The one-hour reminder goes out when a question has waited this long (under "okay").
+RESPONSE_REMINDER_MINUTES = Setting(
+    "response_reminder_minutes",
+    45,
+    "Remind the team when a question has waited (minutes)",
+    1,
+    20_159,
+)
 RESPONSE_CLOCK_WORKING_HOURS = Setting(
     "response_clock_working_hours",
     False,
@@ -74,6 +82,7 @@ KNOWN = {
         RESPONSE_GREAT_MINUTES,
         RESPONSE_OKAY_MINUTES,
         RESPONSE_LATE_MINUTES,
+        RESPONSE_REMINDER_MINUTES,
         RESPONSE_CLOCK_WORKING_HOURS,
     )
 }

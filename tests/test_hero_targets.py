@@ -18,6 +18,7 @@ TARGETS = {
     "response_great_minutes": "15",
     "response_okay_minutes": "60",
     "response_late_minutes": "1440",
+    "response_reminder_minutes": "45",
 }
 BADGE = re.compile(r'<span class="badge badge-clock badge-([a-z-]+)"[^>]*>\s*([^<]*?)\s*</span>')
 
@@ -129,6 +130,7 @@ def test_targets_are_runtime_settings(client, make, moderator):
         {"response_late_minutes": "99999999"},
         {"response_great_minutes": "ten"},
         {"response_great_minutes": ""},
+        {"response_reminder_minutes": "60"},  # the reminder comes before the okay mark
     ],
 )
 def test_targets_that_do_not_grow_or_fit_are_refused(client, make, moderator, wrong):

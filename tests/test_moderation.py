@@ -798,6 +798,7 @@ def premoderate(client) -> None:
             "response_great_minutes": "15",
             "response_okay_minutes": "60",
             "response_late_minutes": "1440",
+            "response_reminder_minutes": "45",
         },
     )
     assert response.status_code == 302

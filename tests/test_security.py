@@ -498,6 +498,7 @@ POST_CASES: dict[str, PostCase] = {
             "response_great_minutes": "15",
             "response_okay_minutes": "60",
             "response_late_minutes": "1440",
+            "response_reminder_minutes": "45",
         },
         actor="moderator",
     ),

@@ -17,7 +17,7 @@ def init_app(app: Flask) -> None:
     from datetime import timedelta
 
     from community import signals
-    from community.hero import handlers, models, queries, services, views  # noqa: F401
+    from community.hero import handlers, models, queries, reminders, services, views  # noqa: F401
 
     app.register_blueprint(views.bp)
     signals.question_published.connect(handlers.on_question_published, app)

@@ -35,7 +35,7 @@ def on_question_published(_sender: Any, question: Question, **_extra: Any) -> No
     )
 
 
-def _question(question_id: int) -> Question | None:
+def load_question(question_id: int) -> Question | None:
     return db.session.scalar(
         sa.select(Question)
         .where(Question.id == question_id)
@@ -47,21 +47,21 @@ def _question(question_id: int) -> Question | None:
     )
 
 
-def _reachable_hero(user_id: int) -> User | None:
+def reachable_hero(user_id: int) -> User | None:
     user = db.session.get(User, user_id)
     if user is None or not user.is_staff or not user.is_verified or not user.is_active:
         return None
     return user
 
 
-def _question_url(question: Question) -> str:
+def question_url(question: Question) -> str:
     return external_url("questions.show", question_id=question.id, slug=question.slug)
 
 
 @builder(NEW_QUESTION_EMAIL)
 def new_question_email(params: dict[str, Any]) -> Email | None:
-    question = _question(params["question_id"])
-    hero = _reachable_hero(params["user_id"])
+    question = load_question(params["question_id"])
+    hero = reachable_hero(params["user_id"])
     if question is None or hero is None or not question.is_public:
         return None
     return Email(
@@ -71,7 +71,7 @@ def new_question_email(params: dict[str, Any]) -> Email | None:
         context={
             "user": hero,
             "question": question,
-            "question_url": _question_url(question),
+            "question_url": question_url(question),
             "team": question.topic.team if question.topic else None,
             "my_team_url": external_url("hero.my_team", team=params.get("team_id")),
         },

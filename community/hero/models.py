@@ -65,3 +65,13 @@ class DutyOverride(CreatedAtMixin, db.Model):
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
     user: Mapped[User] = relationship(lazy="raise_on_sql", foreign_keys=[user_id])
+
+
+class Reminder(CreatedAtMixin, db.Model):
+    """A reminder sent for a question nearing a target: its key is the question and the target
+    (in minutes), so each is sent once however many workers sweep."""
+
+    __tablename__ = "hero_reminders"
+
+    question_id: Mapped[int] = mapped_column(sa.ForeignKey("questions.id"), primary_key=True)
+    threshold_minutes: Mapped[int] = mapped_column(primary_key=True)

@@ -99,6 +99,11 @@ class SettingsForm(FlaskForm):
         runtime_settings.RESPONSE_LATE_MINUTES,
         "The handbook says a day (1440 minutes); anything later is too late.",
     )
+    response_reminder_minutes = _minutes(
+        runtime_settings.RESPONSE_REMINDER_MINUTES,
+        "Once per question, the team's Slack channel and the hero on duty are told, as it nears "
+        "the okay mark (45 minutes: a quarter of an hour before the hour).",
+    )
     response_clock_working_hours = BooleanField(
         runtime_settings.RESPONSE_CLOCK_WORKING_HOURS.label,
         description="Nights, weekends and days off (each team's, in its time zone: see Teams) "
@@ -109,6 +114,11 @@ class SettingsForm(FlaskForm):
         great, okay = self.response_great_minutes.data, self.response_okay_minutes.data
         if None not in (great, okay, field.data) and not great < okay < field.data:
             raise ValidationError("Targets must grow: great, then okay, then late.")
+
+    def validate_response_reminder_minutes(self, field: IntegerField) -> None:
+        okay = self.response_okay_minutes.data
+        if None not in (okay, field.data) and field.data >= okay:
+            raise ValidationError("The reminder must go out before the okay mark.")
 
     def values(self) -> dict[str, object]:
         return {

@@ -415,6 +415,8 @@ def change_settings(actor: User, values: dict[str, Any]) -> list[str]:
             okay=timedelta(minutes=merged["response_okay_minutes"]),
             late=timedelta(minutes=merged["response_late_minutes"]),
         )
+        if not merged["response_reminder_minutes"] < merged["response_okay_minutes"]:
+            raise ValueError("The reminder must go out before the okay mark.")
     except ValueError as error:
         raise DomainError(
             "Response targets must grow: great, then okay, then late."
