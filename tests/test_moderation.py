@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -671,10 +671,16 @@ def test_every_moderation_and_admin_route_is_closed_to_those_not_named(
     if who != "anonymous":
         auth.login_as(make.user(role=Role.TEAM if who == "team" else Role.MEMBER))
     with app.app_context():
+        from community.hero.models import Handoff
+
         team = Team(name="Replay", slug="replay")
         db.session.add(team)
+        db.session.flush()
+        # Handed to someone else: acknowledging it is not this person's to do either.
+        handoff = Handoff(team_id=team.id, week_starts_on=date(2026, 11, 23), to_user_id=author)
+        db.session.add(handoff)
         db.session.commit()
-        team_id = team.id
+        team_id, handoff_id = team.id, handoff.id
     values = {
         "question_id": question,
         "reply_id": reply,
@@ -682,6 +688,7 @@ def test_every_moderation_and_admin_route_is_closed_to_those_not_named(
         "job_id": 1,
         "team_id": team_id,
         "override_id": 1,
+        "handoff_id": handoff_id,
     }
     checked = 0
     for rule in app.url_map.iter_rules():

@@ -540,6 +540,19 @@ POST_CASES: dict[str, PostCase] = {
         ids={"team_id": "team"},
         actor="moderator",
     ),
+    # No rotation: nobody to hand over to; refused with a message, nothing changes.
+    "hero.send_handoff": PostCase(
+        lambda w: {}, ids={"team_id": "team"}, changes_db=False, actor="moderator"
+    ),
+    "hero.acknowledge_handoff": PostCase(
+        lambda w: {},
+        ids={"handoff_id": "question"},
+        changes_db=False,
+        status=404,
+        actor="moderator",
+    ),
+    "hero.mark_urgent": PostCase(lambda w: {}, actor="moderator"),
+    "hero.unmark_urgent": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
     # Job 1 (the first notification the world queued) waits: retrying runs it now.
     "moderation.retry_job": PostCase(lambda w: {}, ids={"job_id": "question"}, actor="moderator"),
     # The embed: the same actions as the site, on its own routes (its session falls back on the

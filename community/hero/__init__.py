@@ -17,7 +17,15 @@ def init_app(app: Flask) -> None:
     from datetime import timedelta
 
     from community import signals
-    from community.hero import handlers, models, queries, reminders, services, views  # noqa: F401
+    from community.hero import (  # noqa: F401 -- registers tables, jobs, emails, sweeps
+        handlers,
+        handoffs,
+        models,
+        queries,
+        reminders,
+        services,
+        views,
+    )
 
     app.register_blueprint(views.bp)
     signals.question_published.connect(handlers.on_question_published, app)
@@ -30,6 +38,7 @@ def init_app(app: Flask) -> None:
         return queries.duties()
 
     app.jinja_env.globals["on_duty_now"] = on_duty_now
+    app.jinja_env.globals["question_tags"] = queries.question_tags
 
     def response_clock(question: Question) -> ResponseClock | None:
         """The question's response clock for staff viewers (None for everyone else)."""

@@ -75,3 +75,23 @@ class Reminder(CreatedAtMixin, db.Model):
 
     question_id: Mapped[int] = mapped_column(sa.ForeignKey("questions.id"), primary_key=True)
     threshold_minutes: Mapped[int] = mapped_column(primary_key=True)
+
+
+class Handoff(CreatedAtMixin, db.Model):
+    """The end of a hero's week: what was open went to the next hero (by email), who may
+    acknowledge it. One per team and rotation week."""
+
+    __tablename__ = "hero_handoffs"
+    __table_args__ = (sa.UniqueConstraint("team_id", "week_starts_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(sa.ForeignKey("teams.id"))
+    week_starts_on: Mapped[date]  # the week handed over
+    from_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    to_user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    sent_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))  # None: the sweep
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    from_user: Mapped[User | None] = relationship(lazy="raise_on_sql", foreign_keys=[from_user_id])
+    to_user: Mapped[User] = relationship(lazy="raise_on_sql", foreign_keys=[to_user_id])

@@ -13,9 +13,11 @@ from community.db import utcnow
 from community.extensions import db
 from community.hero import services
 from community.hero.clock import WorkingHours
-from community.hero.models import DutyOverride, Rotation, RotationMember
+from community.hero.models import DutyOverride, Handoff, Rotation, RotationMember
 from community.hero.rotation import Override, Schedule, local_today
-from community.questions.models import Team
+from community.questions.models import Question, QuestionStatus, QuestionTag, Team, Topic
+from community.zendesk import services as zendesk_services
+from community.zendesk.models import ZendeskTicket, ZendeskTopicPriority
 
 
 @dataclass
@@ -106,4 +108,104 @@ def staff_candidates(team_id: int) -> list[User]:
             .where(User.role.in_([r.value for r in STAFF_ROLES]), User.deleted_at.is_(None))
             .order_by((User.team_id == team_id).desc(), User.name, User.id)
         )
+    )
+
+
+# -- what is open, by the handbook's order (urgent, high, normal, low) -----------------------------
+
+PRIORITIES = ("urgent", "high", "normal", "low")
+URGENT_TAG = "urgent"
+
+
+def priority_expression() -> sa.ColumnElement[str]:
+    """A question's priority for the hero: "urgent" when a moderator tagged it so, else the
+    priority Zendesk last reported (with the mirror on), else its topic's default priority,
+    else normal. Needs the joins of :func:`with_priority`."""
+    tagged = sa.exists().where(
+        QuestionTag.question_id == Question.id, QuestionTag.tag == URGENT_TAG
+    )
+    known = [ZendeskTopicPriority.priority, sa.literal("normal")]
+    if zendesk_services.enabled():
+        known.insert(0, ZendeskTicket.priority)
+    return sa.case((tagged, sa.literal("urgent")), else_=sa.func.coalesce(*known))
+
+
+def with_priority(query: sa.Select) -> sa.Select:
+    return query.outerjoin(ZendeskTicket, ZendeskTicket.question_id == Question.id).outerjoin(
+        ZendeskTopicPriority, ZendeskTopicPriority.topic_id == Question.topic_id
+    )
+
+
+def open_condition() -> sa.ColumnElement[bool]:
+    """Public and not resolved: what a hero hands over."""
+    return sa.and_(
+        Question.published_at.is_not(None),
+        Question.hidden_at.is_(None),
+        Question.deleted_at.is_(None),
+        Question.status != QuestionStatus.RESOLVED.value,
+    )
+
+
+@dataclass
+class OpenItem:
+    question: Question
+    priority: str
+    ticket: ZendeskTicket | None
+
+
+@dataclass
+class OpenItems:
+    groups: dict[str, list[OpenItem]]  # by priority, in the handbook's order
+    total: int
+
+    @property
+    def shown(self) -> int:
+        return sum(len(items) for items in self.groups.values())
+
+
+MAX_OPEN_ITEMS = 200
+
+
+def open_items(team_id: int) -> OpenItems:
+    """The team's open questions grouped urgent, high, normal, low; oldest first in each (one
+    query, and one to count when there are more than are shown)."""
+    priority = priority_expression().label("priority")
+    rank = sa.case({p: n for n, p in enumerate(PRIORITIES)}, value=priority, else_=len(PRIORITIES))
+    query = with_priority(
+        sa.select(Question, priority, ZendeskTicket).join(Topic, Topic.id == Question.topic_id)
+    ).where(open_condition(), Topic.team_id == team_id)
+    rows = db.session.execute(
+        query.options(joinedload(Question.author), joinedload(Question.topic))
+        .order_by(rank, Question.created_at, Question.id)
+        .limit(MAX_OPEN_ITEMS + 1)
+    ).all()
+    groups: dict[str, list[OpenItem]] = {p: [] for p in PRIORITIES}
+    mirror_on = zendesk_services.enabled()
+    for question, found, ticket in rows[:MAX_OPEN_ITEMS]:
+        found = found if found in groups else "normal"
+        groups[found].append(OpenItem(question, found, ticket if mirror_on else None))
+    total = len(rows)
+    if total > MAX_OPEN_ITEMS:
+        total = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Question)
+            .join(Topic, Topic.id == Question.topic_id)
+            .where(open_condition(), Topic.team_id == team_id)
+        )
+    return OpenItems(groups, total)
+
+
+def handoffs(team_id: int, weeks: list[date]) -> dict[date, Handoff]:
+    """The team's hand-offs of these rotation weeks, with both heroes (one query)."""
+    found = db.session.scalars(
+        sa.select(Handoff)
+        .where(Handoff.team_id == team_id, Handoff.week_starts_on.in_(weeks))
+        .options(joinedload(Handoff.from_user), joinedload(Handoff.to_user))
+    )
+    return {handoff.week_starts_on: handoff for handoff in found}
+
+
+def question_tags(question_id: int) -> set[str]:
+    return set(
+        db.session.scalars(sa.select(QuestionTag.tag).where(QuestionTag.question_id == question_id))
     )

@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from community import settings as runtime_settings
 from community.accounts.models import User
@@ -27,7 +28,7 @@ from community.hero.models import DutyOverride, OverrideSource, Rotation, Rotati
 from community.hero.rotation import Schedule
 from community.moderation import audit
 from community.questions import permissions
-from community.questions.models import Question, QuestionStatus, Team
+from community.questions.models import Question, QuestionStatus, QuestionTag, Team
 
 MAX_ROTATION = 52
 
@@ -329,3 +330,47 @@ def import_schedule(actor: User, team: Team, data: bytes, today: date) -> Import
         skipped=len(skipped),
     )
     return ImportResult(imported, skipped)
+
+
+# -- tags -----------------------------------------------------------------------------------------
+
+URGENT = "urgent"
+
+
+def set_tag(question: Question, tag: str, present: bool, actor: User | None) -> bool:
+    """Add or remove one of the question's tags; True if that changed anything."""
+    row = db.session.get(QuestionTag, (question.id, tag))
+    if present == (row is not None):
+        return False
+    if present:
+        try:
+            with db.session.begin_nested():
+                db.session.add(
+                    QuestionTag(
+                        question_id=question.id,
+                        tag=tag,
+                        added_by_id=actor.id if actor is not None else None,
+                    )
+                )
+        except IntegrityError:  # tagged by a concurrent request
+            return False
+    else:
+        db.session.delete(row)
+    db.session.flush()
+    return True
+
+
+def set_urgent(actor: User, question: Question, urgent: bool) -> bool:
+    """Moderators tag a question urgent: it heads the hand-off and the open backlog. Audited."""
+    require_moderator(actor)
+    if not set_tag(question, URGENT, urgent, actor):
+        return False
+    audit.record(
+        "question.urgent" if urgent else "question.not_urgent",
+        actor_id=actor.id,
+        target_type="question",
+        target_id=question.id,
+        before={"urgent": not urgent},
+        after={"urgent": urgent},
+    )
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -11,15 +12,18 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from community.accounts.access import moderator_required, team_required
+from community.db import utcnow
 from community.errors import DomainError, NotAllowed, NotFound
 from community.extensions import db
-from community.hero import queries, services
+from community.hero import handoffs, queries, services
 from community.hero.forms import ImportForm, RotationForm, SwapForm, WorkingHoursForm
 from community.hero.ics import MAX_BYTES as ICS_MAX_BYTES
+from community.hero.models import Handoff
 from community.moderation import queries as moderation_queries
 from community.questions import permissions
 from community.questions.forms import ActionForm
-from community.questions.models import Team
+from community.questions.models import Question, Team
+from community.web import safe_next_url
 
 WEEKS_SHOWN = 6
 
@@ -244,4 +248,101 @@ def my_team() -> str:
         if permissions.is_staff(current_user)
         else [],
         **_nav(),
+    )
+
+
+# -- the hand-off ---------------------------------------------------------------------------------
+
+
+@bp.get("/teams/<int:team_id>/handoff")
+@team_required
+def handoff(team_id: int) -> str:
+    found = _team_or_404(team_id)
+    duty = queries.duty(found.id, since=utcnow().date() - timedelta(days=9))
+    this_week, last_week = handoffs.current_week(duty), handoffs.previous_week(duty)
+    sent = queries.handoffs(found.id, [this_week.starts_on, last_week.starts_on])
+    return render_template(
+        "hero/handoff.html",
+        team=found,
+        duty=duty,
+        this_week=this_week,
+        last_week=last_week,
+        this_handoff=sent.get(this_week.starts_on),
+        last_handoff=sent.get(last_week.starts_on),
+        items=queries.open_items(found.id),
+        **_nav(),
+    )
+
+
+@bp.post("/teams/<int:team_id>/handoff/send")
+@team_required
+def send_handoff(team_id: int) -> Response:
+    found = _team_or_404(team_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    week = handoffs.current_week(queries.duty(found.id))
+    return _act_and_back(
+        url_for("hero.handoff", team_id=found.id),
+        lambda: handoffs.send(current_user, found, week),
+        "Handed over: the next hero has it by email.",
+    )
+
+
+@bp.post("/handoffs/<int:handoff_id>/acknowledge")
+@team_required
+def acknowledge_handoff(handoff_id: int) -> Response:
+    found = db.session.get(Handoff, handoff_id)
+    if found is None:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return _act_and_back(
+        url_for("hero.handoff", team_id=found.team_id),
+        lambda: handoffs.acknowledge(current_user, found),
+        "Acknowledged: the week is yours.",
+    )
+
+
+def _act_and_back(target: str, action: Callable[[], object], done: str) -> Response:
+    try:
+        changed = action()
+    except (NotAllowed, NotFound) as error:
+        abort(error.status, str(error))
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(done if changed is not False else "Nothing to change.", "success")
+    return redirect(target)
+
+
+# -- thread tools ---------------------------------------------------------------------------------
+
+
+def _question_action(question_id: int, action: Callable[[Question], object], done: str) -> Response:
+    question = db.session.get(Question, question_id)
+    if question is None:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    back = safe_next_url(request.form.get("next")) or url_for(
+        "questions.show", question_id=question.id, slug=question.slug
+    )
+    return _act_and_back(back, lambda: action(question), done)
+
+
+@bp.post("/questions/<int:question_id>/urgent")
+@moderator_required
+def mark_urgent(question_id: int) -> Response:
+    return _question_action(
+        question_id, lambda q: services.set_urgent(current_user, q, True), "Tagged urgent."
+    )
+
+
+@bp.post("/questions/<int:question_id>/not-urgent")
+@moderator_required
+def unmark_urgent(question_id: int) -> Response:
+    return _question_action(
+        question_id, lambda q: services.set_urgent(current_user, q, False), "No longer urgent."
     )

@@ -206,6 +206,18 @@ class Question(PostMixin, db.Model):
         return f"<Question {self.id}>"
 
 
+class QuestionTag(CreatedAtMixin, db.Model):
+    """A label staff put on a question: "urgent" (moderators), "feature_request" (a linked
+    GitHub issue). Mirrored to the question's Zendesk ticket as tags."""
+
+    __tablename__ = "question_tags"
+    __table_args__ = (sa.Index("ix_question_tags_tag", "tag", "question_id"),)
+
+    question_id: Mapped[int] = mapped_column(sa.ForeignKey("questions.id"), primary_key=True)
+    tag: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    added_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+
 class Reply(PostMixin, db.Model):
     __tablename__ = "replies"
     __table_args__ = (
