@@ -552,6 +552,22 @@ POST_CASES: dict[str, PostCase] = {
         actor="moderator",
     ),
     "hero.mark_urgent": PostCase(lambda w: {}, actor="moderator"),
+    "hero.saved_replies": PostCase(
+        lambda w: {"title": "Self-hosted", "body": "See the docs.", "scope": "personal"},
+        actor="moderator",
+    ),
+    "hero.delete_saved_reply": PostCase(
+        lambda w: {},
+        ids={"saved_id": "question"},
+        changes_db=False,
+        status=404,
+        actor="moderator",
+    ),
+    "hero.feature_request": PostCase(
+        lambda w: {"issue_url": "https://github.com/acme/replay/issues/42"}, actor="moderator"
+    ),
+    "hero.follow_up": PostCase(lambda w: {"due_on": "2030-01-01"}, actor="moderator"),
+    "hero.follow_up_done": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
     "hero.unmark_urgent": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
     # Job 1 (the first notification the world queued) waits: retrying runs it now.
     "moderation.retry_job": PostCase(lambda w: {}, ids={"job_id": "question"}, actor="moderator"),

@@ -7,6 +7,7 @@ from wtforms import (
     RadioField,
     SelectField,
     SelectMultipleField,
+    StringField,
     TextAreaField,
     TimeField,
     widgets,
@@ -79,3 +80,29 @@ class ImportForm(FlaskForm):
         validators=[FileRequired("Choose an .ics file.")],
         description="Replaces the shifts imported before. Each event names its person by email.",
     )
+
+
+class SavedReplyForm(FlaskForm):
+    title = StringField("Title", validators=[InputRequired("Give it a title."), Length(max=120)])
+    body = TextAreaField(
+        "Text",
+        validators=[InputRequired("Write the reply."), Length(max=10_000)],
+        render_kw={"rows": 6},
+        description="Placeholders: {first_name} and {name} (the asker), {page} (a link to the "
+        'doc page), {page_title}, {page_url}. It follows the greeting "Hey {first name}, " '
+        "unless it names the asker itself.",
+    )
+    scope = SelectField("For", validators=[InputRequired()], validate_choice=True)
+
+
+class FeatureRequestForm(FlaskForm):
+    issue_url = StringField(
+        "GitHub issue",
+        validators=[InputRequired("Paste the issue's address."), Length(max=300)],
+        render_kw={"placeholder": "https://github.com/OWNER/REPO/issues/123"},
+    )
+
+
+class FollowUpForm(FlaskForm):
+    due_on = DateField("Follow up on", validators=[InputRequired("Choose a day.")])
+    note = StringField("Note (optional)", validators=[Optional(), Length(max=200)])

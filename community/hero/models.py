@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from community.accounts.models import User
 from community.db import CreatedAtMixin, utcnow
 from community.extensions import db
+from community.questions.models import Question
 
 
 class Rotation(db.Model):
@@ -95,3 +96,55 @@ class Handoff(CreatedAtMixin, db.Model):
 
     from_user: Mapped[User | None] = relationship(lazy="raise_on_sql", foreign_keys=[from_user_id])
     to_user: Mapped[User] = relationship(lazy="raise_on_sql", foreign_keys=[to_user_id])
+
+
+class SavedReply(CreatedAtMixin, db.Model):
+    """A reply kept for reuse: the team's (``team_id``) or one person's (``owner_id``)."""
+
+    __tablename__ = "hero_saved_replies"
+    __table_args__ = (
+        sa.CheckConstraint("(team_id IS NULL) <> (owner_id IS NULL)", name="team_or_personal"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("teams.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(120))
+    body: Mapped[str] = mapped_column(sa.Text)
+
+
+class FeatureRequest(CreatedAtMixin, db.Model):
+    """A question that asks for something a GitHub issue tracks."""
+
+    __tablename__ = "hero_feature_requests"
+    __table_args__ = (
+        sa.UniqueConstraint("question_id", "issue_url"),
+        sa.Index("ix_hero_feature_requests_issue", "issue_url", "question_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(sa.ForeignKey("questions.id"))
+    issue_url: Mapped[str] = mapped_column(sa.String(300))
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    question: Mapped[Question] = relationship(lazy="raise_on_sql")
+
+
+class FollowUp(CreatedAtMixin, db.Model):
+    """A hero promised to get back to someone: due at ``due_at``, emailed once when due."""
+
+    __tablename__ = "hero_follow_ups"
+    __table_args__ = (
+        sa.UniqueConstraint("question_id", "user_id"),
+        sa.Index("ix_hero_follow_ups_due", "done_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(sa.ForeignKey("questions.id"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    due_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(sa.String(200), default="")
+    reminded_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+
+    question: Mapped[Question] = relationship(lazy="raise_on_sql")

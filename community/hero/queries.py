@@ -13,7 +13,13 @@ from community.db import utcnow
 from community.extensions import db
 from community.hero import services
 from community.hero.clock import WorkingHours
-from community.hero.models import DutyOverride, Handoff, Rotation, RotationMember
+from community.hero.models import (
+    DutyOverride,
+    FeatureRequest,
+    Handoff,
+    Rotation,
+    RotationMember,
+)
 from community.hero.rotation import Override, Schedule, local_today
 from community.questions.models import Question, QuestionStatus, QuestionTag, Team, Topic
 from community.zendesk import services as zendesk_services
@@ -209,3 +215,53 @@ def question_tags(question_id: int) -> set[str]:
     return set(
         db.session.scalars(sa.select(QuestionTag.tag).where(QuestionTag.question_id == question_id))
     )
+
+
+# -- feature requests -----------------------------------------------------------------------------
+
+
+@dataclass
+class IssueDemand:
+    issue_url: str
+    asks: int
+    links: list[FeatureRequest]
+
+    @property
+    def label(self) -> str:
+        owner, repo, _, number = self.issue_url.removeprefix("https://github.com/").split("/")
+        return f"{owner}/{repo}#{number}"
+
+
+MAX_ISSUES = 100
+
+
+def feature_requests() -> list[IssueDemand]:
+    """Each linked GitHub issue with the public questions pointing at it (and their askers),
+    most-asked first: two queries."""
+    public = sa.and_(
+        Question.id == FeatureRequest.question_id,
+        Question.published_at.is_not(None),
+        Question.hidden_at.is_(None),
+        Question.deleted_at.is_(None),
+    )
+    asks = sa.func.count(sa.distinct(FeatureRequest.question_id))
+    counted = db.session.execute(
+        sa.select(FeatureRequest.issue_url, asks)
+        .join(Question, public)
+        .group_by(FeatureRequest.issue_url)
+        .order_by(asks.desc(), sa.func.max(FeatureRequest.created_at).desc())
+        .limit(MAX_ISSUES)
+    ).all()
+    if not counted:
+        return []
+    links = db.session.scalars(
+        sa.select(FeatureRequest)
+        .join(Question, public)
+        .where(FeatureRequest.issue_url.in_([url for url, _ in counted]))
+        .options(joinedload(FeatureRequest.question).joinedload(Question.author))
+        .order_by(FeatureRequest.created_at, FeatureRequest.id)
+    ).all()
+    return [
+        IssueDemand(url, count, [link for link in links if link.issue_url == url])
+        for url, count in counted
+    ]

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from community import settings as runtime_settings
+from community.accounts.access import needs_two_factor_enrolment
 from community.accounts.models import User
 from community.db import utcnow
 from community.errors import DomainError, NotAllowed, NotFound
@@ -36,6 +37,16 @@ MAX_ROTATION = 52
 def require_moderator(actor: User) -> None:
     if not permissions.is_staff(actor):
         raise NotAllowed("Only moderators can do that.")
+
+
+def is_hero(viewer: Any) -> bool:
+    """Team members, moderators and admins who may use the hero's tools now (moderators only
+    once enrolled in two-factor authentication, where that is required)."""
+    return bool(
+        getattr(viewer, "is_authenticated", False)
+        and viewer.is_staff
+        and not needs_two_factor_enrolment(viewer)
+    )
 
 
 def can_see_team(viewer: Any, team_id: int) -> bool:

@@ -10,13 +10,22 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from community.accounts.access import moderator_required, team_required
 from community.db import utcnow
 from community.errors import DomainError, NotAllowed, NotFound
 from community.extensions import db
-from community.hero import handoffs, queries, services
-from community.hero.forms import ImportForm, RotationForm, SwapForm, WorkingHoursForm
+from community.hero import answering, handoffs, queries, services
+from community.hero.forms import (
+    FeatureRequestForm,
+    FollowUpForm,
+    ImportForm,
+    RotationForm,
+    SavedReplyForm,
+    SwapForm,
+    WorkingHoursForm,
+)
 from community.hero.ics import MAX_BYTES as ICS_MAX_BYTES
 from community.hero.models import Handoff
 from community.moderation import queries as moderation_queries
@@ -345,4 +354,120 @@ def mark_urgent(question_id: int) -> Response:
 def unmark_urgent(question_id: int) -> Response:
     return _question_action(
         question_id, lambda q: services.set_urgent(current_user, q, False), "No longer urgent."
+    )
+
+
+# -- answering well -------------------------------------------------------------------------------
+
+
+def _scope_choices() -> list[SelectChoice]:
+    choices = [SelectChoice("personal", "Only me")]
+    if permissions.is_staff(current_user):
+        teams = db.session.scalars(sa.select(Team).order_by(Team.name, Team.id))
+        choices += [SelectChoice(str(t.id), f"The {t.name} team") for t in teams]
+    elif current_user.team_id is not None:
+        team = db.session.get(Team, current_user.team_id)
+        choices.append(SelectChoice(str(team.id), f"The {team.name} team"))
+    return choices
+
+
+@bp.route("/saved-replies", methods=["GET", "POST"])
+@team_required
+def saved_replies() -> Response | tuple[str, int]:
+    form = SavedReplyForm()
+    form.scope.choices = _scope_choices()
+    if request.method == "POST":
+        if form.validate_on_submit():
+            team = db.session.get(Team, int(form.scope.data)) if form.scope.data.isdigit() else None
+            try:
+                answering.add_saved_reply(current_user, form.title.data, form.body.data, team)
+            except (NotAllowed, NotFound) as error:
+                abort(error.status, str(error))
+            except DomainError as error:
+                db.session.rollback()
+                form.body.errors = [*form.body.errors, str(error)]
+            else:
+                db.session.commit()
+                flash("Saved: it is offered above the reply box on every thread.", "success")
+                return redirect(url_for("hero.saved_replies"))
+        elif "csrf_token" in form.errors:
+            abort(400)
+    teams = {t.id: t for t in db.session.scalars(sa.select(Team))}
+    return render_template(
+        "hero/saved_replies.html",
+        form=form,
+        replies=answering.saved_replies(current_user),
+        teams=teams,
+        **_nav(),
+    ), (422 if form.errors else 200)
+
+
+@bp.post("/saved-replies/<int:saved_id>/delete")
+@team_required
+def delete_saved_reply(saved_id: int) -> Response:
+    saved = answering.visible_saved_reply(current_user, saved_id)
+    if saved is None:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return _act_and_back(
+        url_for("hero.saved_replies"),
+        lambda: answering.delete_saved_reply(current_user, saved),
+        "Removed.",
+    )
+
+
+def _thread_form(
+    question_id: int, form: FlaskForm, action: Callable[[Question], object], done: str
+) -> Response:
+    question = db.session.get(Question, question_id)
+    if question is None:
+        abort(404)
+    back = url_for("questions.show", question_id=question.id, slug=question.slug)
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        for errors in form.errors.values():
+            flash(" ".join(errors), "error")
+        return redirect(back + "#hero-tools")
+    return _act_and_back(back + "#hero-tools", lambda: action(question), done)
+
+
+@bp.post("/questions/<int:question_id>/feature-request")
+@team_required
+def feature_request(question_id: int) -> Response:
+    form = FeatureRequestForm()
+    return _thread_form(
+        question_id,
+        form,
+        lambda q: answering.link_feature_request(current_user, q, form.issue_url.data),
+        "Linked: the asker has a reply with the issue, and the question is tagged.",
+    )
+
+
+@bp.post("/questions/<int:question_id>/follow-up")
+@team_required
+def follow_up(question_id: int) -> Response:
+    form = FollowUpForm()
+    return _thread_form(
+        question_id,
+        form,
+        lambda q: answering.set_follow_up(current_user, q, form.due_on.data, form.note.data or ""),
+        "Follow-up set: it tops your queue on that day, and you get one email.",
+    )
+
+
+@bp.post("/questions/<int:question_id>/follow-up/done")
+@team_required
+def follow_up_done(question_id: int) -> Response:
+    return _question_action(
+        question_id, lambda q: answering.finish_follow_up(current_user, q), "Follow-up done."
+    )
+
+
+@bp.get("/feature-requests")
+@team_required
+def feature_requests() -> str:
+    return render_template(
+        "hero/feature_requests.html", issues=queries.feature_requests(), **_nav()
     )
