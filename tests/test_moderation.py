@@ -662,6 +662,8 @@ TEAM_ENDPOINTS = {
     "hero.saved_replies",
     "hero.delete_saved_reply",  # their own
     "hero.feature_requests",
+    "hero.metrics_page",
+    "hero.metrics_csv",
     "hero.feature_request",
     "hero.follow_up",
     "hero.follow_up_done",

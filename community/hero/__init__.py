@@ -62,6 +62,10 @@ def init_app(app: Flask) -> None:
             return []
         return answering.due_follow_ups(current_user.id)
 
+    from community.hero import metrics
+
+    app.add_template_filter(metrics.minutes_value, "metrics_minutes_value")
+    app.add_template_filter(metrics.response_parts, "metrics_response_parts")
     app.jinja_env.globals["hero_thread"] = hero_thread
     app.jinja_env.globals["my_saved_replies"] = my_saved_replies
     app.jinja_env.globals["my_due_follow_ups"] = my_due_follow_ups

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -16,7 +18,7 @@ from community.accounts.access import moderator_required, team_required
 from community.db import utcnow
 from community.errors import DomainError, NotAllowed, NotFound
 from community.extensions import db
-from community.hero import answering, handoffs, queries, services
+from community.hero import answering, charts, handoffs, metrics, queries, services
 from community.hero.forms import (
     FeatureRequestForm,
     FollowUpForm,
@@ -471,3 +473,89 @@ def feature_requests() -> str:
     return render_template(
         "hero/feature_requests.html", issues=queries.feature_requests(), **_nav()
     )
+
+
+# -- metrics --------------------------------------------------------------------------------------
+
+
+def _metrics_report() -> tuple[metrics.Report, list[Team], Team | None, int]:
+    teams = list(db.session.scalars(sa.select(Team).order_by(Team.name, Team.id)))
+    slug = request.args.get("team", "")
+    chosen = next((t for t in teams if t.slug == slug), None)
+    weeks = request.args.get("weeks", 8, type=int)
+    weeks = min(max(weeks, 1), metrics.MAX_WEEKS)
+    return metrics.report(utcnow(), weeks, chosen, teams), teams, chosen, weeks
+
+
+@bp.get("/metrics")
+@team_required
+def metrics_page() -> str:
+    report, teams, chosen, weeks = _metrics_report()
+    return render_template(
+        "hero/metrics.html",
+        report=report,
+        teams=teams,
+        chosen=chosen,
+        weeks=weeks,
+        charts=charts,
+        metrics=metrics,
+        **_nav(),
+    )
+
+
+CSV_INJECTION = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    # A spreadsheet would run a cell starting like a formula (a team called "=HYPERLINK(...)").
+    return "'" + text if text.startswith(CSV_INJECTION) else text
+
+
+@bp.get("/metrics.csv")
+@team_required
+def metrics_csv() -> Response:
+    report, _teams, _chosen, _weeks = _metrics_report()
+    targets = report.targets
+    great, okay, late = (
+        int(limit.total_seconds() // 60) for limit in (targets.great, targets.okay, targets.late)
+    )
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(
+        [
+            "team",
+            "week_starting",
+            "asked",
+            "answered",
+            "median_first_response_seconds",
+            "p90_first_response_seconds",
+            f"share_within_{great}_min",
+            f"share_within_{okay}_min",
+            f"share_within_{late}_min",
+            "share_resolved",
+            *(f"open_{p}_now" for p in queries.PRIORITIES),
+        ]
+    )
+    for team in report.teams:
+        for week in team.weeks:
+            writer.writerow(
+                [
+                    _cell(team.name),
+                    week.week.isoformat(),
+                    week.asked,
+                    week.answered,
+                    _cell(week.median_seconds),
+                    _cell(week.p90_seconds),
+                    *(_share(s) for s in week.shares_within),
+                    _share(week.share_resolved),
+                    *(team.backlog.get(p, 0) for p in queries.PRIORITIES),
+                ]
+            )
+    response = Response(out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="community-metrics.csv"'
+    return response
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"

@@ -149,6 +149,21 @@ class Question(PostMixin, db.Model):
                 " AND hidden_at IS NULL AND deleted_at IS NULL"
             ),
         ),
+        # The hero's metrics: the weeks' questions by publication, and the open backlog.
+        sa.Index("ix_questions_published_at", "published_at"),
+        sa.Index(
+            "ix_questions_open",
+            "topic_id",
+            "id",
+            postgresql_where=sa.text(
+                "status <> 'resolved' AND published_at IS NOT NULL AND hidden_at IS NULL"
+                " AND deleted_at IS NULL"
+            ),
+            sqlite_where=sa.text(
+                "status <> 'resolved' AND published_at IS NOT NULL AND hidden_at IS NULL"
+                " AND deleted_at IS NULL"
+            ),
+        ),
         sa.Index(
             "ix_questions_waiting",
             "created_at",
