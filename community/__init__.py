@@ -47,6 +47,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         accounts,
         api,
         embed,
+        hero,
         jobs,
         moderation,
         notifications,
@@ -63,6 +64,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     moderation.init_app(app)
     zendesk.init_app(app)
     embed.init_app(app)
+    hero.init_app(app)
     api.init_app(app)
     demo.init_app(app)
     return app

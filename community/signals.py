@@ -28,6 +28,12 @@ question_hidden = _signals.signal("question-hidden")
 post_edited = _signals.signal("post-edited")
 #: A moderator made a hidden or deleted question public again (``question=``, ``actor=``).
 question_restored = _signals.signal("question-restored")
+#: The reply composer of a thread is shown afresh (``viewer=``, ``question=`` with its author
+#: loaded, ``args=``: the request's query string). Receivers may return the text it starts with.
+reply_composing = _signals.signal("reply-composing")
+#: Staff tagged a question (``question=``, ``tag=``, ``actor=``, ``note=``: what to tell the
+#: support team about it, e.g. the GitHub issue of a feature request).
+question_tagged = _signals.signal("question-tagged")
 #: A moderator marked a question resolved or unresolved (``question=``, ``actor=``,
 #: ``resolved=``).
 question_resolution_changed = _signals.signal("question-resolution-changed")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import itertools
 import re
 import time
@@ -501,7 +502,83 @@ POST_CASES: dict[str, PostCase] = {
     "moderation.reject_question": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
     "moderation.approve_reply": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
     "moderation.reject_reply": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
-    "moderation.settings": PostCase(lambda w: {"premoderate_new_accounts": "y"}, actor="moderator"),
+    "moderation.settings": PostCase(
+        lambda w: {
+            "premoderate_new_accounts": "y",
+            "response_great_minutes": "15",
+            "response_okay_minutes": "60",
+            "response_late_minutes": "1440",
+            "response_reminder_minutes": "45",
+        },
+        actor="moderator",
+    ),
+    # The support hero's week (community/hero): configuration is for moderators.
+    "hero.team_hours": PostCase(
+        lambda w: {"timezone": "Europe/Berlin", "days": "1", "start": "09:00", "end": "17:00"},
+        ids={"team_id": "team"},
+        actor="moderator",
+    ),
+    "hero.rotation": PostCase(
+        lambda w: {"members": "mod@example.com", "starts_on": "2026-11-23"},
+        ids={"team_id": "team"},
+        actor="moderator",
+    ),
+    # No rotation to swap in: refused with the form's error, nothing changes.
+    "hero.swap": PostCase(
+        lambda w: {"scope": "day", "first": "2026-11-23", "second": "2026-11-24"},
+        ids={"team_id": "team"},
+        changes_db=False,
+        status=422,
+        actor="moderator",
+    ),
+    # No such override (the id of a question): 404 once past the CSRF check.
+    "hero.remove_override": PostCase(
+        lambda w: {},
+        ids={"team_id": "team", "override_id": "question"},
+        changes_db=False,
+        status=404,
+        actor="moderator",
+    ),
+    # An empty calendar: nothing imported, but the import is audited.
+    "hero.import_schedule": PostCase(
+        lambda w: {
+            "schedule": (
+                io.BytesIO(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nEND:VCALENDAR\r\n"),
+                "oncall.ics",
+            )
+        },
+        ids={"team_id": "team"},
+        actor="moderator",
+    ),
+    # No rotation: nobody to hand over to; refused with a message, nothing changes.
+    "hero.send_handoff": PostCase(
+        lambda w: {}, ids={"team_id": "team"}, changes_db=False, actor="moderator"
+    ),
+    "hero.acknowledge_handoff": PostCase(
+        lambda w: {},
+        ids={"handoff_id": "question"},
+        changes_db=False,
+        status=404,
+        actor="moderator",
+    ),
+    "hero.mark_urgent": PostCase(lambda w: {}, actor="moderator"),
+    "hero.saved_replies": PostCase(
+        lambda w: {"title": "Self-hosted", "body": "See the docs.", "scope": "personal"},
+        actor="moderator",
+    ),
+    "hero.delete_saved_reply": PostCase(
+        lambda w: {},
+        ids={"saved_id": "question"},
+        changes_db=False,
+        status=404,
+        actor="moderator",
+    ),
+    "hero.feature_request": PostCase(
+        lambda w: {"issue_url": "https://github.com/acme/replay/issues/42"}, actor="moderator"
+    ),
+    "hero.follow_up": PostCase(lambda w: {"due_on": "2030-01-01"}, actor="moderator"),
+    "hero.follow_up_done": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
+    "hero.unmark_urgent": PostCase(lambda w: {}, changes_db=False, actor="moderator"),
     "moderation.retry_job": PostCase(lambda w: {}, ids={"job_id": "dead_job"}, actor="moderator"),
     # The embed: the same actions as the site, on its own routes (its session falls back on the
     # site's cookie when both are on one site, as here).
@@ -576,8 +653,8 @@ def test_post_routes_refuse_a_missing_or_foreign_token(app, client, make, world)
         if rule.endpoint in EXEMPT_ENDPOINTS:
             continue  # authenticated by its signed token instead (tested with notifications)
         url = post_url(rule, world)
-        data = POST_CASES[rule.endpoint].data(world)
         for token in (None, foreign_token):
+            data = POST_CASES[rule.endpoint].data(world)  # afresh: an uploaded file is read once
             sent = data if token is None else {**data, "csrf_token": token}
             response = client.post(url, data=sent)
             assert response.status_code == 400, (rule.endpoint, token)
@@ -728,6 +805,7 @@ def get_urls(app: Flask, world: World) -> Iterator[tuple[str, str]]:
         "slug": [slugify(world.subject)],
         "token": [world.unsubscribe_token],
         "user_id": [world.other],
+        "team_id": [world.team],
         "session_id": [world.other_session],
         "provider": ["github"],
         "filename": ["css/app.css"],

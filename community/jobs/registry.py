@@ -3,12 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 Handler = Callable[[dict[str, Any]], None]
 
 _handlers: dict[str, Handler] = {}
 _writes_first: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    every: timedelta
+    function: Callable[[datetime], int]
+
+
+_periodic: dict[str, Periodic] = {}
+
+
+def periodic(name: str, *, every: timedelta) -> Callable[[Callable], Callable]:
+    """Register ``function(now)`` to run in the worker loop about every ``every``: a cheap
+    sweep that finds what fell due (a reminder) and queues jobs for it with dedupe keys, so
+    several workers sweeping at once still queue each job once. It runs in an app context and
+    its own transaction, which the worker commits; it returns how many jobs it queued."""
+
+    def register(function: Callable[[datetime], int]) -> Callable[[datetime], int]:
+        existing = _periodic.get(name)
+        if existing is not None and existing.function is not function:
+            raise RuntimeError(f"two periodic tasks called {name!r}")
+        _periodic[name] = Periodic(name, every, function)
+        return function
+
+    return register
+
+
+def periodic_tasks() -> list[Periodic]:
+    return [_periodic[name] for name in sorted(_periodic)]
 
 
 def handler(kind: str, *, writes: bool = False) -> Callable[[Handler], Handler]:

@@ -28,7 +28,7 @@ from community.db import utcnow
 from community.extensions import db
 from community.jobs.errors import PermanentError, TransientError
 from community.jobs.models import Job, JobStatus
-from community.jobs.registry import handler_for, writes_first
+from community.jobs.registry import handler_for, periodic_tasks, writes_first
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class Worker:
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     stopping: bool = False
     _last_sweep: datetime | None = None
+    _periodic_ran: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def lease(self) -> timedelta:
@@ -58,6 +59,7 @@ class Worker:
         count = 0
         try:
             while not self.stopping:
+                self.run_periodic()
                 if self.run_one():
                     count += 1
                 elif until_empty:
@@ -72,6 +74,26 @@ class Worker:
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
         log.info("worker %s: signal %s, stopping after the current job", self.name, signum)
         self.stopping = True
+
+    def run_periodic(self, now: datetime | None = None) -> int:
+        """Run each periodic task whose interval has passed since this worker last ran it (all
+        of them on the first call). A failing task is logged and tried again next interval; it
+        never stops the worker. Returns how many jobs the tasks queued."""
+        now = now or utcnow()
+        queued = 0
+        for task in periodic_tasks():
+            last = self._periodic_ran.get(task.name)
+            if last is not None and now - last < task.every:
+                continue
+            self._periodic_ran[task.name] = now
+            with self.app.app_context():
+                try:
+                    queued += task.function(now) or 0
+                    db.session.commit()
+                except Exception:
+                    db.session.rollback()
+                    log.exception("periodic task %s failed; trying again later", task.name)
+        return queued
 
     def run_one(self) -> bool:
         """Claim and run one due job. False when none is due."""

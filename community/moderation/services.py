@@ -6,6 +6,7 @@ An action that would change nothing (pinning a pinned thread) returns False and 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from community.accounts.models import STAFF_ROLES, User
 from community.db import utcnow
 from community.errors import Conflict, DomainError, NotAllowed
 from community.extensions import db
+from community.hero import clock
 from community.moderation import audit, flags
 from community.questions import permissions
 from community.questions import services as question_services
@@ -429,8 +431,26 @@ def held_replies(limit: int = 50) -> list[Reply]:
 
 
 def change_settings(actor: User, values: dict[str, Any]) -> list[str]:
-    """Store runtime settings; returns the keys that changed (each audited)."""
+    """Store runtime settings; returns the keys that changed (each audited). Refuses values
+    out of range, and response targets that do not grow (great < okay < late)."""
     _require_moderator(actor)
+    merged = {**runtime_settings.current(), **values}
+    try:
+        for key, value in values.items():
+            runtime_settings.KNOWN[key].check(value)
+        clock.Targets(
+            great=timedelta(minutes=merged["response_great_minutes"]),
+            okay=timedelta(minutes=merged["response_okay_minutes"]),
+            late=timedelta(minutes=merged["response_late_minutes"]),
+        )
+        if not merged["response_reminder_minutes"] < merged["response_okay_minutes"]:
+            raise ValueError("The reminder must go out before the okay mark.")
+    except ValueError as error:
+        raise DomainError(
+            "Response targets must grow: great, then okay, then late."
+            if "targets" in str(error)
+            else str(error)
+        ) from error
     changed = []
     for key, value in values.items():
         setting = runtime_settings.KNOWN[key]

@@ -560,18 +560,22 @@ def reject_reply(reply_id: int) -> Response:
 
 @bp.route("/settings", methods=["GET", "POST"])
 @moderator_required
-def settings() -> Response | str:
-    form = SettingsForm(
-        premoderate_new_accounts=runtime_settings.get(runtime_settings.PREMODERATE_NEW_ACCOUNTS)
-    )
+def settings() -> Response | tuple[str, int]:
+    form = SettingsForm(**runtime_settings.current())
     if form.validate_on_submit():
-        changed = services.change_settings(
-            current_user, {"premoderate_new_accounts": bool(form.premoderate_new_accounts.data)}
-        )
-        db.session.commit()
-        flash("Saved." if changed else "Nothing changed.", "success" if changed else "info")
-        return redirect(url_for("moderation.settings"))
-    return render_template("moderation/settings.html", form=form, queues=list(queries.Queue))
+        try:
+            changed = services.change_settings(current_user, form.values())
+        except DomainError as error:
+            db.session.rollback()
+            form.response_late_minutes.errors = [*form.response_late_minutes.errors, str(error)]
+        else:
+            db.session.commit()
+            flash("Saved." if changed else "Nothing changed.", "success" if changed else "info")
+            return redirect(url_for("moderation.settings"))
+    status = 422 if form.errors else 200
+    return render_template(
+        "moderation/settings.html", form=form, queues=list(queries.Queue)
+    ), status
 
 
 # -- background work ------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
+from datetime import datetime, time
 from enum import StrEnum
 from typing import Any
 
@@ -35,6 +35,12 @@ class Team(CreatedAtMixin, db.Model):
     slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
     # The team's own Slack channel (an incoming webhook), set by admins in the app.
     slack_webhook_url: Mapped[str | None] = mapped_column(sa.String(500))
+    # When the team works (hero.clock.WorkingHours): an IANA time zone, ISO weekdays as digits
+    # ("12345": Monday to Friday) and the local start and end of each working day.
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC", server_default="UTC")
+    working_days: Mapped[str] = mapped_column(sa.String(7), default="12345", server_default="12345")
+    work_starts_at: Mapped[time] = mapped_column(default=time(9), server_default="09:00:00")
+    work_ends_at: Mapped[time] = mapped_column(default=time(17), server_default="17:00:00")
 
     topics: Mapped[list[Topic]] = relationship(back_populates="team", lazy="raise_on_sql")
 
@@ -156,6 +162,21 @@ class Question(PostMixin, db.Model):
                 " AND hidden_at IS NULL AND deleted_at IS NULL"
             ),
         ),
+        # The hero's metrics: the weeks' questions by publication, and the open backlog.
+        sa.Index("ix_questions_published_at", "published_at"),
+        sa.Index(
+            "ix_questions_open",
+            "topic_id",
+            "id",
+            postgresql_where=sa.text(
+                "status <> 'resolved' AND published_at IS NOT NULL AND hidden_at IS NULL"
+                " AND deleted_at IS NULL"
+            ),
+            sqlite_where=sa.text(
+                "status <> 'resolved' AND published_at IS NOT NULL AND hidden_at IS NULL"
+                " AND deleted_at IS NULL"
+            ),
+        ),
         sa.Index(
             "ix_questions_waiting",
             "created_at",
@@ -215,6 +236,18 @@ class Question(PostMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<Question {self.id}>"
+
+
+class QuestionTag(CreatedAtMixin, db.Model):
+    """A label staff put on a question: "urgent" (moderators), "feature_request" (a linked
+    GitHub issue). Mirrored to the question's Zendesk ticket as tags."""
+
+    __tablename__ = "question_tags"
+    __table_args__ = (sa.Index("ix_question_tags_tag", "tag", "question_id"),)
+
+    question_id: Mapped[int] = mapped_column(sa.ForeignKey("questions.id"), primary_key=True)
+    tag: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    added_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
 
 class Reply(PostMixin, db.Model):

@@ -13,6 +13,7 @@ from flask import (
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from community import signals
 from community.errors import DomainError, NotFound
 from community.extensions import db
 from community.questions import drafts, permissions, queries, services
@@ -122,12 +123,28 @@ def show(question_id: int, slug: str | None = None, reply_form: ReplyForm | None
         abort(404)
     question = found.question
     if slug != question.slug and reply_form is None:
-        return redirect(url_for("questions.show", question_id=question.id, slug=question.slug), 301)
+        # The query string stays (a saved reply picked for the composer, say).
+        canonical = url_for("questions.show", question_id=question.id, slug=question.slug)
+        query = request.query_string.decode("ascii", "replace")
+        return redirect(canonical + (f"?{query}" if query else ""), 301)
     if reply_form is None:
         reply_form = ReplyForm()
         reply_form.ensure_submission_key()
+        reply_form.body.data = _starting_text(question)
     status = INVALID if reply_form.errors else 200
     return render_template("questions/show.html", thread=found, reply_form=reply_form), status
+
+
+def _starting_text(question: Question) -> str | None:
+    """What the composer starts with: the first text a feature offers (the hero's greeting
+    and saved replies), else nothing."""
+    offered = signals.reply_composing.send(
+        current_app._get_current_object(),
+        viewer=current_user,
+        question=question,
+        args=request.args,
+    )
+    return next((text for _receiver, text in offered if text), None)
 
 
 @bp.get("/pages")

@@ -32,6 +32,7 @@ def init_app(app: Flask) -> None:
     signals.question_hidden.connect(handlers.on_question_hidden, app)
     signals.question_restored.connect(handlers.on_question_restored, app)
     signals.question_resolution_changed.connect(handlers.on_question_resolution_changed, app)
+    signals.question_tagged.connect(handlers.on_question_tagged, app)
 
     def zendesk_panel(question_id: int) -> services.Panel | None:
         return services.panel_for(current_user, question_id)

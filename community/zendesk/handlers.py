@@ -29,7 +29,7 @@ from community.accounts.models import User
 from community.extensions import db
 from community.jobs.models import Job
 from community.jobs.registry import handler
-from community.questions.models import Question, QuestionStatus, Reply, Topic
+from community.questions.models import Question, QuestionStatus, QuestionTag, Reply, Topic
 from community.zendesk import services, tickets
 from community.zendesk.client import NewTicket, RemoteTicket, TicketClosed, TicketGone
 from community.zendesk.models import ZendeskTicket
@@ -42,6 +42,7 @@ from community.zendesk.services import (
     REPLY,
     RESTORED,
     RESYNC,
+    TAGGED,
     UPDATE_JOB,
     WITHDRAWN,
 )
@@ -115,7 +116,8 @@ def _change(
     event, sequence, status = payload["event"], payload["sequence"], payload.get("status")
     if event == RESYNC:
         status = mirror.desired_status if mirror.desired_status != "new" else None
-        return None, status, [mirror.desired_tag] if mirror.desired_tag else []
+        tags = [mirror.desired_tag] if mirror.desired_tag else []
+        return None, status, tags + _site_tags(question.id)
     if event in (REPLY, ACCEPTED):
         reply = _reply(payload["reply_id"])
         if reply is None or not reply.is_public:
@@ -132,6 +134,9 @@ def _change(
         return tickets.restored_note(question, sequence), status, []
     if event == MARKED:
         return tickets.marked_note(question, status == "solved", sequence), status, []
+    if event == TAGGED:
+        note = tickets.tagged_note(question, payload.get("note") or "", sequence)
+        return note, status, list(payload.get("add_tags") or [])
     raise ValueError(f"unknown Zendesk change {event!r}")
 
 
@@ -173,7 +178,7 @@ def _new_ticket(
         subject=question.subject,
         body=body or tickets.description(question),
         external_id=tickets.external_id(question.id),
-        tags=tickets.tags(question) + extra,
+        tags=tickets.tags(question) + extra + _site_tags(question.id),
         priority=services.priority_for_topic(question.topic_id),
         requester_name=asker.name if asker.is_verified else None,
         requester_email=asker.email if asker.is_verified else None,
@@ -275,6 +280,18 @@ def _reply(reply_id: int) -> Reply | None:
     )
 
 
+def _site_tags(question_id: int) -> list[str]:
+    """The question's tags that Zendesk should carry too (``feature_request``)."""
+    return sorted(
+        db.session.scalars(
+            sa.select(QuestionTag.tag).where(
+                QuestionTag.question_id == question_id,
+                QuestionTag.tag.in_(tickets.MIRRORED_SITE_TAGS),
+            )
+        )
+    )
+
+
 def _retried(question_id: int, sequence: int) -> bool:
     attempts = db.session.scalar(
         sa.select(Job.attempts).where(Job.dedupe_key == services.update_key(question_id, sequence))
@@ -336,6 +353,13 @@ def on_question_restored(_sender: Any, question: Question, **_extra: Any) -> Non
         status = "solved" if question.status == QuestionStatus.RESOLVED else "open"
         # The removal tag stops being wanted (a resync will not put it back).
         services.record_change(question, RESTORED, status=status, tag="")
+
+
+def on_question_tagged(
+    _sender: Any, question: Question, tag: str, note: str = "", **_extra: Any
+) -> None:
+    if services.enabled() and tag in tickets.MIRRORED_SITE_TAGS:
+        services.record_change(question, TAGGED, add_tags=[tag], note=note)
 
 
 def on_question_resolution_changed(

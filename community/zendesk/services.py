@@ -49,8 +49,9 @@ REPLY, ACCEPTED, WITHDRAWN, DELETED, HIDDEN, RESYNC = (
     "hidden",
     "resync",
 )
-# A moderator restored the question; a moderator marked it resolved or unresolved.
-RESTORED, MARKED = "restored", "marked"
+# A moderator restored the question; a moderator marked it resolved or unresolved; staff
+# tagged it (a feature request).
+RESTORED, MARKED, TAGGED = "restored", "marked", "tagged"
 
 # Webhook timestamps further than this from our clock are refused (Zendesk signs on sending).
 WEBHOOK_TOLERANCE = timedelta(minutes=5)
@@ -118,6 +119,8 @@ def record_change(
     status: str | None = None,
     tag: str | None = None,
     reply_id: int | None = None,
+    add_tags: list[str] | None = None,
+    note: str | None = None,
 ) -> int | None:
     """Number this change of the thread and queue the job that mirrors it; returns the number
     (None when the question has never been mirrored and is not public now)."""
@@ -140,7 +143,13 @@ def record_change(
     ).scalar_one()
     db.session.expire(mirror)
     payload: dict[str, Any] = {"question_id": question.id, "sequence": sequence, "event": event}
-    for key, value in (("status", status), ("tag", tag), ("reply_id", reply_id)):
+    for key, value in (
+        ("status", status),
+        ("tag", tag),
+        ("reply_id", reply_id),
+        ("add_tags", add_tags),
+        ("note", note),
+    ):
         if value is not None:
             payload[key] = value
     jobs.enqueue(UPDATE_JOB, payload, dedupe_key=update_key(question.id, sequence))

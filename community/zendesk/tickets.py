@@ -15,6 +15,8 @@ BASE_TAG = "community"
 DELETED_TAG = "community_deleted"
 SPAM_TAG = "community_spam"
 HIDDEN_TAG = "community_hidden"
+# Tags staff put on a question on the site that its ticket carries too.
+MIRRORED_SITE_TAGS = ("feature_request",)
 
 
 def external_id(question_id: int) -> str:
@@ -135,6 +137,10 @@ def marked_note(question: Question, resolved: bool, sequence: int) -> str:
     return "\n".join(
         [f"A moderator marked the question {what}.", thread_url(question), marker(sequence)]
     )
+
+
+def tagged_note(question: Question, what: str, sequence: int) -> str:
+    return "\n".join([what or "Tagged on the community.", thread_url(question), marker(sequence)])
 
 
 def followup_body(previous_ticket_id: int, question: Question, note: str | None) -> str:
