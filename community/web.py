@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, g, jsonify, render_template, request
+from flask import Flask, abort, current_app, flash, g, jsonify, redirect, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -13,6 +14,8 @@ from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
 from community.db import MAX_ID
+from community.errors import DomainError, NotAllowed, NotFound
+from community.extensions import db
 
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",
@@ -108,6 +111,30 @@ def external_url(endpoint: str, _anchor: str | None = None, **values: Any) -> st
     )
     url = adapter.build(endpoint, values, force_external=True)
     return f"{url}#{_anchor}" if _anchor else url
+
+
+def act_and_redirect(target: str, action: Callable[[], object], done: str) -> Response:
+    """A button's POST: run one state-changing service call, commit, say what happened, and
+    go back to ``target``.
+
+    NotAllowed and NotFound answer 403 and 404; any other broken rule is rolled back and
+    flashed. ``action`` returns whether anything changed (None counts as a change; False or 0
+    flashes "Nothing to change.").
+    """
+    try:
+        changed = action()
+    except (NotAllowed, NotFound) as error:
+        abort(error.status, str(error))
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        if changed is None or changed:
+            flash(done, "success")
+        else:
+            flash("Nothing to change.", "info")
+    return redirect(target)
 
 
 def safe_next_url(target: str | None) -> str | None:

@@ -34,7 +34,7 @@ from community.moderation import queries as moderation_queries
 from community.questions import permissions
 from community.questions.forms import ActionForm
 from community.questions.models import Question, Team
-from community.web import safe_next_url
+from community.web import act_and_redirect, safe_next_url
 
 WEEKS_SHOWN = 6
 
@@ -292,7 +292,7 @@ def send_handoff(team_id: int) -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
     week = handoffs.current_week(queries.duty(found.id))
-    return _act_and_back(
+    return act_and_redirect(
         url_for("hero.handoff", team_id=found.id),
         lambda: handoffs.send(current_user, found, week),
         "Handed over: the next hero has it by email.",
@@ -307,25 +307,11 @@ def acknowledge_handoff(handoff_id: int) -> Response:
         abort(404)
     if not ActionForm().validate_on_submit():
         abort(400)
-    return _act_and_back(
+    return act_and_redirect(
         url_for("hero.handoff", team_id=found.team_id),
         lambda: handoffs.acknowledge(current_user, found),
         "Acknowledged: the week is yours.",
     )
-
-
-def _act_and_back(target: str, action: Callable[[], object], done: str) -> Response:
-    try:
-        changed = action()
-    except (NotAllowed, NotFound) as error:
-        abort(error.status, str(error))
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
-        db.session.commit()
-        flash(done if changed is not False else "Nothing to change.", "success")
-    return redirect(target)
 
 
 # -- thread tools ---------------------------------------------------------------------------------
@@ -340,7 +326,7 @@ def _question_action(question_id: int, action: Callable[[Question], object], don
     back = safe_next_url(request.form.get("next")) or url_for(
         "questions.show", question_id=question.id, slug=question.slug
     )
-    return _act_and_back(back, lambda: action(question), done)
+    return act_and_redirect(back, lambda: action(question), done)
 
 
 @bp.post("/questions/<int:question_id>/urgent")
@@ -412,7 +398,7 @@ def delete_saved_reply(saved_id: int) -> Response:
         abort(404)
     if not ActionForm().validate_on_submit():
         abort(400)
-    return _act_and_back(
+    return act_and_redirect(
         url_for("hero.saved_replies"),
         lambda: answering.delete_saved_reply(current_user, saved),
         "Removed.",
@@ -432,7 +418,7 @@ def _thread_form(
         for errors in form.errors.values():
             flash(" ".join(errors), "error")
         return redirect(back + "#hero-tools")
-    return _act_and_back(back + "#hero-tools", lambda: action(question), done)
+    return act_and_redirect(back + "#hero-tools", lambda: action(question), done)
 
 
 @bp.post("/questions/<int:question_id>/feature-request")

@@ -24,7 +24,7 @@ from community.questions import queries as question_queries
 from community.questions import services as question_services
 from community.questions.forms import ActionForm
 from community.questions.models import Page, Question, Reply
-from community.web import safe_next_url
+from community.web import act_and_redirect, safe_next_url
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 
@@ -116,17 +116,7 @@ def _act(question_id: int, action: Callable[..., bool], done: str, *args: Any) -
 
 
 def _apply(question: Question, action: Callable[..., bool], done: str, *args: Any) -> Response:
-    try:
-        changed = action(current_user, question, *args)
-    except (NotAllowed, NotFound) as error:
-        abort(error.status, str(error))
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
-        db.session.commit()
-        flash(done if changed else "Nothing to change.", "success" if changed else "info")
-    return redirect(_back_to(question))
+    return act_and_redirect(_back_to(question), lambda: action(current_user, question, *args), done)
 
 
 def _back_to(question: Question) -> str:
@@ -274,20 +264,6 @@ def _reply_back(reply: Reply) -> str:
     )
 
 
-def _run_and_back(target: str, action: Callable[[], Any], done: str) -> Response:
-    try:
-        changed = action()
-    except (NotAllowed, NotFound) as error:
-        abort(error.status, str(error))
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
-        db.session.commit()
-        flash(done if changed else "Nothing to change.", "success" if changed else "info")
-    return redirect(target)
-
-
 @bp.post("/replies/<int:reply_id>/hide")
 @moderator_required
 def hide_reply(reply_id: int) -> Response:
@@ -296,7 +272,7 @@ def hide_reply(reply_id: int) -> Response:
     reason = form.reason.data if form.validate() else ""
     if form.details.data:
         reason = f"{reason}: {form.details.data}" if reason else ""
-    return _run_and_back(
+    return act_and_redirect(
         _reply_back(reply),
         lambda: services.hide_reply(current_user, reply, reason),
         "The reply is hidden.",
@@ -307,7 +283,7 @@ def hide_reply(reply_id: int) -> Response:
 @moderator_required
 def unhide_reply(reply_id: int) -> Response:
     reply = _reply_or_404(reply_id)
-    return _run_and_back(
+    return act_and_redirect(
         _reply_back(reply), lambda: services.unhide_reply(current_user, reply), "Restored."
     )
 
@@ -332,7 +308,7 @@ def _dismiss(post: Question | Reply | None) -> Response:
     target = safe_next_url(request.form.get("next")) or url_for(
         "moderation.queue", queue=queries.Queue.FLAGGED.value
     )
-    return _run_and_back(
+    return act_and_redirect(
         target, lambda: flags.dismiss(current_user, post), "Flags dismissed: the post stays."
     )
 
@@ -375,7 +351,7 @@ def ban(user_id: int) -> Response | tuple[str, int]:
         datetime.combine(form.until.data, time(23, 59, 59), tzinfo=UTC) if form.until.data else None
     )
     back = url_for("moderation.profile", user_id=user.id)
-    return _run_and_back(
+    return act_and_redirect(
         back,
         lambda: bans.ban(current_user, user, form.reason.data, until) >= 0,
         "Banned: signed out everywhere, and their posts are hidden.",
@@ -390,7 +366,7 @@ def unban(user_id: int) -> Response:
         abort(404)
     if not ActionForm().validate_on_submit():
         abort(400)
-    return _run_and_back(
+    return act_and_redirect(
         url_for("moderation.profile", user_id=user.id),
         lambda: user.banned_at is not None and bans.unban(current_user, user) >= 0,
         "The ban is lifted and their posts are back.",
@@ -542,7 +518,7 @@ def reject_question(question_id: int) -> Response:
 @moderator_required
 def approve_reply(reply_id: int) -> Response:
     reply = _reply_or_404(reply_id)
-    return _run_and_back(
+    return act_and_redirect(
         _reply_back(reply), lambda: services.approve(current_user, reply), "Approved and published."
     )
 
@@ -551,7 +527,7 @@ def approve_reply(reply_id: int) -> Response:
 @moderator_required
 def reject_reply(reply_id: int) -> Response:
     reply = _reply_or_404(reply_id)
-    return _run_and_back(
+    return act_and_redirect(
         _reply_back(reply),
         lambda: services.reject(current_user, reply),
         "Rejected: it will not be published.",
@@ -611,4 +587,6 @@ def retry_job(job_id: int) -> Response:
         )
         return True
 
-    return _run_and_back(url_for("moderation.jobs"), requeue, "Queued again: a worker picks it up.")
+    return act_and_redirect(
+        url_for("moderation.jobs"), requeue, "Queued again: a worker picks it up."
+    )
