@@ -1008,3 +1008,35 @@ def test_moving_a_question_to_another_doc_page(app, client, make, moderator):
     )
     assert bad.status_code == 422
     assert "javascript:alert(1)" in bad.get_data(as_text=True)
+
+
+def test_history_and_background_work_pages_load_in_fixed_queries(
+    app, client, make, moderator, count_queries
+):
+    from community.jobs.models import Job, JobStatus
+    from community.questions import services as question_services
+
+    question = make.question(make.user(), subject="Edited again and again")
+
+    def edit_and_fail(n: int) -> None:
+        with app.app_context():
+            for i in range(n):
+                found = db.session.get(Question, question)
+                question_services.edit_question(
+                    db.session.get(User, moderator), found, f"Edited again {i}", f"Body {i}"
+                )
+                db.session.add(Job(kind="email.send", payload={}, status=JobStatus.DEAD.value))
+            db.session.commit()
+
+    def count(path: str) -> int:
+        with count_queries() as statements:
+            assert client.get(path).status_code == 200
+        return len(statements)
+
+    edit_and_fail(1)
+    few = (count(f"/questions/{question}/history"), count("/moderation/jobs"))
+    edit_and_fail(5)
+    many = (count(f"/questions/{question}/history"), count("/moderation/jobs"))
+    # history: the signed-in user, the question, its revisions with their editors;
+    # jobs: the user, the health (oldest wait, dead count), counts by state, the dead jobs.
+    assert few == many == (3, 5)
