@@ -27,7 +27,7 @@ from community.accounts import services as account_services
 from community.accounts.models import ApiToken, User
 from community.db import MAX_ID
 from community.extensions import db
-from community.questions.models import Page, Question, Reply, Topic
+from community.questions.models import Page, PageSnapshot, Question, Reply, Topic
 from tests.conftest import PASSWORD
 
 DOC = "https://docs.example.com/docs/session-replay/setup"
@@ -1092,13 +1092,29 @@ def _count(api, count_queries, path, **kwargs) -> int:
     return len(statements)
 
 
+def _page_count(api, app, count_queries, stored: bool) -> int:
+    """A doc page's questions, rendered afresh or (``stored``) from the stored rendering."""
+    if not stored:
+        with app.app_context():
+            db.session.execute(sa.delete(PageSnapshot))
+            db.session.commit()
+    else:
+        api.get("/pages/questions", query_string={"url": DOC})  # stores it
+    return _count(api, count_queries, "/pages/questions", query_string={"url": DOC})
+
+
 def test_read_query_counts_are_fixed(api, app, make, count_queries, world):
-    """Page: the page, its questions, their replies. Thread: the question, its replies. List:
-    the questions (plus the topic when filtering). However many replies and questions."""
+    """Page: one query when its stored rendering is current; else the page's version, the
+    page, its questions, their replies, and storing it. Thread: the question, its replies.
+    List: the questions (plus the topic when filtering). However many replies and questions."""
     with app.app_context():
         topic = db.session.scalar(sa.select(Topic.slug))
     counts = {
-        "page": lambda: _count(api, count_queries, "/pages/questions", query_string={"url": DOC}),
+        "page": lambda: _page_count(api, app, count_queries, stored=True),
+        "page, rendered": lambda: _page_count(api, app, count_queries, stored=False),
+        "page, second screen": lambda: _count(
+            api, count_queries, "/pages/questions", query_string={"url": DOC, "limit": 5}
+        ),
         "unknown page": lambda: _count(
             api, count_queries, "/pages/questions", query_string={"url": DOC + "/new"}
         ),
@@ -1113,7 +1129,9 @@ def test_read_query_counts_are_fixed(api, app, make, count_queries, world):
     }
     few = {name: count() for name, count in counts.items()}
     assert few == {
-        "page": 3,
+        "page": 1,
+        "page, rendered": 5,
+        "page, second screen": 3,
         "unknown page": 1,
         "thread": 2,
         "list": 1,

@@ -6,7 +6,7 @@ writes act as the token's account through the same services as the site.
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 from werkzeug.wrappers import Response
 
 from community.api import idempotency, openapi, serializers
@@ -15,6 +15,7 @@ from community.api.auth import token_rate_limit_key as _per_token
 from community.api.bodies import ACCEPT, NEW_QUESTION, NEW_REPLY
 from community.api.http import (
     DOCUMENT_MAX_AGE_SECONDS,
+    READ_MAX_AGE_SECONDS,
     ApiProblem,
     bad_parameter,
     cacheable,
@@ -24,7 +25,7 @@ from community.api.http import (
 from community.api.validation import field_error, invalid
 from community.errors import DomainError, NotFound
 from community.extensions import db, limiter
-from community.questions import queries, services
+from community.questions import queries, services, snapshots
 from community.questions.models import Question, QuestionStatus, Reply
 from community.search import limits as search_limits
 from community.search import queries as search_queries
@@ -76,10 +77,27 @@ def page_questions() -> Response:
     except services.InvalidPage as error:
         raise bad_parameter("url", str(error)) from error
     cursor = _cursor(queries.PageCursor)
-    threads = queries.page_threads(
-        canonical, PUBLIC, per_page=_limit(), cursor=cursor, with_replies=True
-    )
-    return cacheable(serializers.page_threads(threads))
+    limit = _limit()
+
+    def render(exists: bool = True) -> dict:
+        threads = (
+            queries.page_threads(
+                canonical, PUBLIC, per_page=limit, cursor=cursor, with_replies=True
+            )
+            if exists
+            else queries.PageThreads(canonical, None, [])
+        )
+        return serializers.page_threads(threads)
+
+    if cursor is None and limit == DEFAULT_LIMIT:  # what the docs pages ask for: stored
+        return snapshots.serve(
+            canonical,
+            "api.page_questions",
+            lambda found: current_app.json.dumps(render(found.page_id is not None)) + "\n",
+            mimetype="application/json",
+            cache_control=f"public, max-age={READ_MAX_AGE_SECONDS}",
+        )
+    return cacheable(render())
 
 
 @bp.get("/questions")

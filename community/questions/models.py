@@ -79,12 +79,32 @@ class Page(CreatedAtMixin, db.Model):
     title: Mapped[str] = mapped_column(sa.String(300), default="")
     topic_id: Mapped[int | None] = mapped_column(sa.ForeignKey("topics.id"), index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Kept by database triggers (migration 0020): one more after every write that changes what
+    # the page shows. Never set by the app; see ``questions.snapshots``.
+    content_version: Mapped[int] = mapped_column(server_default=sa.text("1"))
 
     topic: Mapped[Topic | None] = relationship(lazy="raise_on_sql")
 
     @property
     def display_title(self) -> str:
         return self.title or self.url
+
+
+class PageSnapshot(db.Model):
+    """A stored public rendering of a page's questions (``kind``: the API's JSON, an anonymous
+    embed), valid while ``version`` equals the page's ``content_version`` and ``build`` the
+    running code's. A cache: rows may be deleted at any time."""
+
+    __tablename__ = "page_snapshots"
+
+    page_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("pages.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    version: Mapped[int]
+    build: Mapped[str] = mapped_column(sa.String(16))
+    body: Mapped[str] = mapped_column(sa.Text)
+    built_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 question_pages = sa.Table(

@@ -1,0 +1,156 @@
+"""Stored public renderings of a doc page's questions: the read path that every docs page hits.
+
+The embed and ``GET /api/v1/pages/questions`` show every anonymous visitor of a page the same
+thing. Rendering it costs a few queries and milliseconds of templates or JSON; answering from a
+stored rendering costs one indexed query. Correctness rests on two numbers compared in that query:
+
+- ``pages.content_version``, which database triggers (migration 0020) raise in the same
+  transaction as any write that changes what the page shows, bulk UPDATEs included, so no code
+  path can forget to invalidate;
+- the *build*: a fingerprint of the running code, templates and ``BASE_URL``, so a deploy that
+  changes how a page renders never serves renderings made by the code before it.
+
+A reader that finds the stored rendering out of date renders afresh and stores it (a read-through
+cache; concurrent readers may both render, and the newer version wins). The version also makes
+the ETag, so a conditional request is answered 304 after that one query, before any rendering.
+The table is a cache: deleting its rows loses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+import sqlalchemy as sa
+from flask import current_app, request
+from sqlalchemy.dialects import postgresql, sqlite
+from werkzeug.wrappers import Response
+
+from community import ROOT
+from community.db import utcnow
+from community.extensions import db
+from community.questions.models import Page, PageSnapshot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    page_id: int | None  # None: no such page (nobody asked about it yet)
+    version: int
+    body: str | None  # the stored rendering, when it is current
+
+    @property
+    def etag(self) -> str | None:
+        return None if self.page_id is None else f"{self.page_id}.{self.version}.{build()[:10]}"
+
+
+def lookup(canonical_url: str, kind: str) -> Lookup:
+    """The page's content version and, if current, its stored rendering: one query."""
+    row = db.session.execute(
+        sa.select(Page.id, Page.content_version, PageSnapshot.version, PageSnapshot.body)
+        .outerjoin(
+            PageSnapshot,
+            sa.and_(
+                PageSnapshot.page_id == Page.id,
+                PageSnapshot.kind == kind,
+                PageSnapshot.build == build(),
+            ),
+        )
+        .where(Page.url == canonical_url)
+    ).first()
+    if row is None:
+        return Lookup(None, 0, None)
+    page_id, version, stored_version, body = row
+    return Lookup(page_id, version, body if stored_version == version else None)
+
+
+def store(found: Lookup, kind: str, body: str) -> None:
+    """Keep ``body`` as the page's rendering at ``found.version``, unless a newer one is kept.
+
+    The caller rendered after reading the version, so the body is at least that new. A failure
+    (the database busy, the page gone) costs only the next reader a rendering: logged, not
+    raised.
+    """
+    if found.page_id is None:
+        return
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {
+        "page_id": found.page_id,
+        "kind": kind,
+        "version": found.version,
+        "build": build(),
+        "body": body,
+        "built_at": utcnow(),
+    }
+    statement = insert(PageSnapshot).values(values)
+    statement = statement.on_conflict_do_update(
+        index_elements=[PageSnapshot.page_id, PageSnapshot.kind],
+        set_={key: statement.excluded[key] for key in ("version", "build", "body", "built_at")},
+        where=sa.or_(
+            PageSnapshot.version < statement.excluded.version,
+            PageSnapshot.build != statement.excluded.build,
+        ),
+    )
+    try:
+        db.session.execute(statement)
+        db.session.commit()
+    except sa.exc.SQLAlchemyError as error:
+        db.session.rollback()
+        log.warning("page %s: could not store its %s rendering: %s", found.page_id, kind, error)
+
+
+def serve(
+    canonical_url: str,
+    kind: str,
+    render: Callable[[Lookup], str],
+    *,
+    mimetype: str,
+    cache_control: str,
+) -> Response:
+    """Answer a public read of a page from its stored rendering, rendering it when out of date.
+
+    ``render`` must produce what any anonymous visitor would get: nothing about the requester.
+    It is given the lookup, whose ``page_id`` is None when there is no such page yet.
+    """
+    found = lookup(canonical_url, kind)
+    etag = found.etag
+    if etag is not None and request.if_none_match.contains(etag):
+        response = Response(status=304)
+    else:
+        body = found.body
+        if body is None:
+            body = render(found)
+            store(found, kind, body)
+        response = Response(body, mimetype=mimetype)
+    response.headers["Cache-Control"] = cache_control
+    if etag is None:  # an unknown page: no version to name, so the body is its own validator
+        response.add_etag()
+        return response.make_conditional(request)
+    response.set_etag(etag)
+    return response
+
+
+def build() -> str:
+    """This app's rendering build: the code and templates it runs, and its BASE_URL."""
+    found = current_app.extensions.get("page_snapshot_build")
+    if found is None:
+        digest = hashlib.sha256(_source_fingerprint().encode())
+        digest.update(current_app.config["BASE_URL"].encode())
+        found = current_app.extensions["page_snapshot_build"] = digest.hexdigest()[:16]
+    return found
+
+
+@cache
+def _source_fingerprint() -> str:
+    """A digest of every Python module and template of the app, read once per process."""
+    digest = hashlib.sha256()
+    for folder, pattern in ((ROOT / "community", "*.py"), (ROOT / "templates", "*.html")):
+        for path in sorted(folder.rglob(pattern)):
+            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()

@@ -1,0 +1,302 @@
+"""Stored renderings of a doc page (``questions.snapshots``): served while current, and never
+after any write that changes what the page shows.
+
+Each write below goes through the services (or, for bulk and admin changes, a plain UPDATE, which
+the triggers see as well). After it, the stored rendering must be replaced: the response equals a
+rendering made from scratch, and differs from the one before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from community.accounts import services as account_services
+from community.accounts.models import User
+from community.extensions import db
+from community.moderation import bans
+from community.moderation import services as moderation
+from community.questions import services as question_services
+from community.questions import snapshots
+from community.questions.models import Page, PageSnapshot, Question, Reply, Team, Topic
+
+DOC = "https://docs.example.com/docs/session-replay/setup"
+OTHER = "https://docs.example.com/docs/session-replay/other"
+PAGE_API = "/api/v1/pages/questions"
+
+
+@dataclass
+class Scene:
+    asker: int
+    replier: int
+    moderator: int
+    question: int
+    reply: int
+    topic: int
+    other_topic: int
+
+
+@pytest.fixture
+def scene(make) -> Scene:
+    topic = make.topic()
+    other_topic = make.topic(name="Feature flags", prefix=None)
+    asker = make.user(name="Ada Asker")
+    replier = make.user(name="Hal Helper")
+    moderator = make.moderator()
+    question = make.question(asker, "How do I record?", page_url=DOC)
+    reply = make.reply(question, replier, "Like this.")
+    make.question(make.user(), "Another one on the other page", page_url=OTHER)
+    return Scene(asker, replier, moderator, question, reply, topic, other_topic)
+
+
+def read(client: FlaskClient, url: str = DOC, **headers: str):
+    response = client.get(PAGE_API, query_string={"url": url}, headers=headers)
+    assert response.status_code in {200, 304}, response.get_data(as_text=True)
+    return response
+
+
+def from_scratch(app: Flask, client: FlaskClient, url: str = DOC) -> Any:
+    with app.app_context():
+        db.session.execute(sa.delete(PageSnapshot))
+        db.session.commit()
+    return read(client, url).get_json()
+
+
+def act(app: Flask, action: Callable[..., Any], *models: tuple[type, int]) -> None:
+    """Run ``action`` on freshly loaded rows in one transaction, as a request would."""
+    with app.app_context():
+        action(*(db.session.get(model, ident) for model, ident in models))
+        db.session.commit()
+
+
+def set_column(app: Flask, model: type, ident: int, **values: Any) -> None:
+    with app.app_context():
+        db.session.execute(sa.update(model).where(model.id == ident).values(**values))
+        db.session.commit()
+
+
+def page_id(app: Flask, url: str) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(Page.id).where(Page.url == url))
+
+
+WRITES: dict[str, Callable[[Flask, Any, Scene], Any]] = {
+    "a question is asked on the page": lambda app, make, s: make.question(
+        s.replier, "A second question", page_url=DOC
+    ),
+    "a reply is posted": lambda app, make, s: make.reply(s.question, s.asker, "Thanks!"),
+    "the answer is accepted": lambda app, make, s: make.accept(s.reply, s.asker),
+    "the question is edited": lambda app, make, s: act(
+        app,
+        lambda user, q: question_services.edit_question(user, q, "How do I record?", "Edited."),
+        (User, s.asker),
+        (Question, s.question),
+    ),
+    "the reply is edited": lambda app, make, s: act(
+        app,
+        lambda user, r: question_services.edit_reply(user, r, "Like that."),
+        (User, s.replier),
+        (Reply, s.reply),
+    ),
+    "the reply is deleted": lambda app, make, s: act(
+        app, question_services.delete_reply, (User, s.replier), (Reply, s.reply)
+    ),
+    "a moderator hides the question": lambda app, make, s: act(
+        app,
+        lambda mod, q: moderation.hide(mod, q, "spam"),
+        (User, s.moderator),
+        (Question, s.question),
+    ),
+    "a moderator hides the reply": lambda app, make, s: act(
+        app,
+        lambda mod, r: moderation.hide_reply(mod, r, "abusive"),
+        (User, s.moderator),
+        (Reply, s.reply),
+    ),
+    "a moderator deletes the question": lambda app, make, s: act(
+        app, moderation.delete, (User, s.moderator), (Question, s.question)
+    ),
+    "a moderator pins the question": lambda app, make, s: act(
+        app,
+        lambda mod, q: moderation.set_pinned(mod, q, True),
+        (User, s.moderator),
+        (Question, s.question),
+    ),
+    "a moderator locks the question": lambda app, make, s: act(
+        app,
+        lambda mod, q: moderation.set_locked(mod, q, True),
+        (User, s.moderator),
+        (Question, s.question),
+    ),
+    "a moderator moves it to another topic": lambda app, make, s: act(
+        app, moderation.move, (User, s.moderator), (Question, s.question), (Topic, s.other_topic)
+    ),
+    "a moderator moves it to another page": lambda app, make, s: act(
+        app,
+        moderation.move_to_page,
+        (User, s.moderator),
+        (Question, s.question),
+        (Page, page_id(app, OTHER)),
+    ),
+    "a moderator bans the replier": lambda app, make, s: act(
+        app,
+        lambda mod, user: bans.ban(mod, user, "spam"),
+        (User, s.moderator),
+        (User, s.replier),
+    ),
+    "the replier deletes their account": lambda app, make, s: act(
+        app,
+        lambda user: account_services.delete_account(user, "correct horse battery staple"),
+        (User, s.replier),
+    ),
+    "the asker changes their name": lambda app, make, s: set_column(
+        app, User, s.asker, name="Ada Lovelace"
+    ),
+    "an admin renames the topic": lambda app, make, s: set_column(
+        app, Topic, s.topic, name="Replays"
+    ),
+    "the page gets a new title": lambda app, make, s: set_column(
+        app, Page, page_id(app, DOC), title="Set up session replay"
+    ),
+}
+
+
+@pytest.mark.parametrize("write", WRITES)
+def test_a_write_that_changes_the_page_replaces_its_stored_rendering(
+    app, client, make, scene, write
+):
+    before = read(client)
+    assert read(client, **{"If-None-Match": before.headers["ETag"]}).status_code == 304
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(PageSnapshot)) == 1
+
+    WRITES[write](app, make, scene)
+
+    after = read(client, **{"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200  # the old ETag no longer matches
+    assert after.headers["ETag"] != before.headers["ETag"]
+    assert after.get_json() != before.get_json()
+    assert after.get_json() == from_scratch(app, client)
+
+
+def test_the_stored_rendering_is_what_is_served_while_the_page_is_unchanged(
+    app, client, scene, count_queries
+):
+    """Proof that reads come from the store: a doctored stored body is what readers get, in
+    one query, until a write to the page makes it out of date."""
+    first = read(client)
+    with app.app_context():
+        db.session.execute(
+            sa.update(PageSnapshot).values(body='{"stored": true}\n')
+        )  # not a real rendering: only the store could serve it
+        db.session.commit()
+    with count_queries() as statements:
+        served = read(client)
+    assert served.get_json() == {"stored": True}
+    assert len(statements) == 1
+    assert served.headers["ETag"] == first.headers["ETag"]
+    assert served.headers["Cache-Control"] == "public, max-age=30"
+
+    with count_queries() as statements:
+        assert read(client, **{"If-None-Match": first.headers["ETag"]}).status_code == 304
+    assert len(statements) == 1
+
+    set_column(app, Question, scene.question, subject="A changed subject")
+    assert read(client).get_json()["questions"][0]["subject"] == "A changed subject"
+
+
+def test_other_pages_keep_their_stored_renderings(app, client, make, scene):
+    read(client, DOC)
+    other = read(client, OTHER)
+    make.reply(scene.question, scene.asker, "Only the first page changes")
+    assert read(client, OTHER, **{"If-None-Match": other.headers["ETag"]}).status_code == 304
+
+
+def test_a_team_rename_changes_the_version_of_its_members_pages(app, make, scene):
+    """The embed shows each reply's team; the API does not, so only the version is checked."""
+    with app.app_context():
+        team = db.session.scalar(sa.select(Topic.team_id).where(Topic.id == scene.topic))
+    set_column(app, User, scene.replier, team_id=team)  # a team member now
+    doc, other = page_id(app, DOC), page_id(app, OTHER)
+    with app.app_context():
+        versions = dict(db.session.execute(sa.select(Page.id, Page.content_version)).all())
+    set_column(app, Team, team, name="Replay engineers")
+    with app.app_context():
+        after = dict(db.session.execute(sa.select(Page.id, Page.content_version)).all())
+    assert after[doc] == versions[doc] + 1
+    assert after[other] == versions[other]  # nobody of the team wrote there
+
+
+def test_a_new_build_never_serves_renderings_of_the_old_one(app, client, scene):
+    first = read(client)
+    with app.app_context():
+        db.session.execute(sa.update(PageSnapshot).values(body='{"old build": true}\n'))
+        db.session.commit()
+    app.extensions["page_snapshot_build"] = "another-build-00"  # as after a deploy
+    served = read(client, **{"If-None-Match": first.headers["ETag"]})
+    assert served.status_code == 200
+    assert served.get_json()["questions"][0]["subject"] == "How do I record?"
+    with app.app_context():
+        (build,) = db.session.scalars(sa.select(PageSnapshot.build)).all()
+    assert build == "another-build-00"  # replaced, not added beside
+
+
+def test_the_build_changes_with_the_base_url(app):
+    with app.app_context():
+        own = snapshots.build()
+    other = Flask("other")
+    other.config["BASE_URL"] = "https://elsewhere.example.org"
+    with other.app_context():
+        assert snapshots.build() != own
+
+
+def test_a_failure_to_store_still_answers_the_reader(app, client, scene, monkeypatch, caplog):
+    """Storing fails for real (the row names a page that does not exist): the reader still gets
+    the page, and the failure is logged."""
+    real_lookup = snapshots.lookup
+
+    def lookup_gone_page(url: str, kind: str) -> snapshots.Lookup:
+        found = real_lookup(url, kind)
+        return snapshots.Lookup(10**9, found.version, None)
+
+    monkeypatch.setattr(snapshots, "lookup", lookup_gone_page)
+    response = read(client)
+    assert response.status_code == 200
+    assert response.get_json()["questions"][0]["subject"] == "How do I record?"
+    assert "could not store its api.page_questions rendering" in caplog.text
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(PageSnapshot)) == 0
+
+
+def test_other_screens_and_limits_are_rendered_not_stored(app, client, make, scene):
+    for n in range(3):
+        make.question(scene.asker, f"More {n}", page_url=DOC)
+    first = client.get(PAGE_API, query_string={"url": DOC, "limit": 2}).get_json()
+    assert len(first["questions"]) == 2 and first["next_cursor"]
+    second = client.get(
+        PAGE_API, query_string={"url": DOC, "limit": 2, "cursor": first["next_cursor"]}
+    ).get_json()
+    assert len(second["questions"]) == 2
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(PageSnapshot)) == 0
+
+
+def test_an_unknown_page_is_answered_without_storing(app, client, count_queries):
+    with count_queries() as statements:
+        response = read(client, "https://docs.example.com/docs/nobody-asked")
+    assert response.get_json()["questions"] == []
+    assert len(statements) == 1
+    assert (
+        read(
+            client,
+            "https://docs.example.com/docs/nobody-asked",
+            **{"If-None-Match": response.headers["ETag"]},
+        ).status_code
+        == 304
+    )
