@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from community import settings as runtime_settings
 from community.accounts.models import Role, User
 from community.extensions import db
-from community.hero import handoffs, services
+from community.hero import handoffs, queries, services
 from community.hero.models import Handoff
 from community.jobs.models import Job
 from community.moderation.models import AuditEvent
@@ -259,3 +260,46 @@ def test_the_handoff_page_runs_a_fixed_number_of_queries(
     assert count() == few
     # user; team; rotation (teams, members, overrides); hand-offs; open items; runtime settings
     assert few == 8
+
+
+def test_the_handoffs_clocks_come_with_the_open_items_not_from_the_session(
+    app, client, auth, make, world, count_queries, monkeypatch
+):
+    """Each item's response clock reads its topic's team (working hours, time zone). The view
+    has loaded the page's team already; open_items must not lean on that."""
+    with app.app_context():
+        runtime_settings.put(runtime_settings.RESPONSE_CLOCK_WORKING_HOURS, True, actor_id=None)
+        db.session.commit()
+    make.topic(name="Flags", prefix="/docs/flags")  # another team's
+    loaded = queries.open_items
+
+    def open_items_on_a_session_without_teams(team_id: int) -> queries.OpenItems:
+        for team in [o for o in db.session.identity_map.values() if isinstance(o, Team)]:
+            db.session.expunge(team)
+        return loaded(team_id)
+
+    monkeypatch.setattr(queries, "open_items", open_items_on_a_session_without_teams)
+    auth.login_as(world["ada"])
+
+    def count() -> int:
+        with count_queries() as statements:
+            response = client.get(f"/moderation/teams/{world['team']}/handoff")
+            assert response.status_code == 200
+        assert 'title="Counting working hours only"' in response.get_data(as_text=True)
+        return len(statements)
+
+    ask(make, "First", timedelta(hours=1))
+    few = count()
+    for n in range(4):
+        ask(make, f"Replay {n}", timedelta(hours=n + 2))
+        ask(
+            make,
+            f"Billing {n}",
+            timedelta(days=n + 1),
+            page=f"https://docs.example.com/docs/billing/{n}",
+        )
+        ask(make, f"Flags {n}", timedelta(hours=n), page=f"https://docs.example.com/docs/flags/{n}")
+        make.topic(name=f"Team topic {n}", prefix=f"/docs/more-{n}")
+    page = client.get(f"/moderation/teams/{world['team']}/handoff").get_data(as_text=True)
+    assert sum(map(len, groups(page).values())) == 9  # not the other team's flags
+    assert count() == few == 8  # as above: the teams come in the open items' one query

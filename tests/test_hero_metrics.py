@@ -205,12 +205,30 @@ def this_week(app, make):
     return {"name": name, "slug": slug}
 
 
+def figures(page: str) -> dict[str, dict]:
+    """Each chart on the page by its visible caption: its unit, accessible name, y-axis tick
+    labels and gridlines, the names under the bars, the legend, and each mark's exact value."""
+    found = {}
+    for figure in re.findall(r'<figure class="chart-figure">.*?</figure>', page, re.S):
+        caption = re.search(r'<figcaption><span class="chart-caption">([^<]*)</span>', figure)[1]
+        found[caption] = {
+            "unit": re.search(r'<span class="chart-unit">\(([^<]*)\)</span>', figure)[1],
+            "label": re.search(r'<svg class="chart"[^>]* aria-label="([^"]*)"', figure)[1],
+            "ticks": re.findall(r'<text class="chart-tick"[^>]*>([^<]*)</text>', figure),
+            "grid": figure.count('<line class="chart-grid"'),
+            "names": re.findall(r'<text class="chart-name"[^>]*>([^<]*)</text>', figure),
+            "legend": re.findall(r'<li><svg class="chart-swatch".*?</svg>([^<]*)</li>', figure),
+            "marks": re.findall(r'<rect class="series-[^"]+"[^>]*><title>([^<]*)</title>', figure),
+        }
+    return found
+
+
 def test_the_metrics_page_shows_charts_with_the_numbers_beside_them(client, auth, make, this_week):
     auth.login_as(make.user(role=Role.TEAM))
     page = client.get("/moderation/metrics").get_data(as_text=True)
-    assert page.count('<svg class="chart"') == 3
-    assert f'aria-label="{this_week["name"]}: questions asked per week"' in page
-    assert "<rect" in page and "<script" not in page.split("<main", 1)[1].split("</main>")[0]
+    assert page.count('<svg class="chart"') == 4
+    main = page.split("<main", 1)[1].split("</main>")[0]
+    assert "<script" not in main and "style=" not in main
     table = page[page.index('class="table metrics-table"') :]
     row = table[: table.index("</tr>", table.index("<tbody>"))]
     # This week's row is the last: 3 asked; median 10 min (rank 1 of 2), p90 2.0 h; 1/3 within
@@ -227,6 +245,55 @@ def test_the_metrics_page_shows_charts_with_the_numbers_beside_them(client, auth
         assert cell in last, cell
     assert '<th scope="row">' in row
     assert "Open now: 3" in page
+    assert (
+        '<th scope="col">≤ 15 min</th><th scope="col">≤ 1 h</th><th scope="col">≤ 1 day</th>'
+        in page
+    )
+
+
+def test_each_chart_says_what_it_shows_with_a_scale_and_a_legend(client, auth, make, this_week):
+    auth.login_as(make.user(role=Role.TEAM))
+    page = client.get("/moderation/metrics").get_data(as_text=True)
+    charts = figures(page)
+    assert list(charts) == [
+        "Questions asked per week",
+        "Median time to first response per week",
+        "First responses within the targets per week",
+        "Open now by priority",
+    ]
+    monday = metrics.week_start(datetime.now(UTC).date())
+    weeks = [(monday - timedelta(weeks=n)).strftime("%-d %b") for n in range(7, -1, -1)]
+    team = this_week["name"]
+
+    asked = charts["Questions asked per week"]
+    assert asked["unit"] == "questions"
+    assert asked["label"] == f"{team}: Questions asked per week (questions)"
+    # 3 asked this week, none before: the axis runs 0 to 3 in whole questions.
+    assert asked["ticks"] == ["0", "1", "2", "3"] and asked["grid"] == 4
+    assert asked["names"] == weeks and asked["legend"] == []
+    assert asked["marks"] == [f"{week}: 0" for week in weeks[:-1]] + [f"{weeks[-1]}: 3"]
+
+    median = charts["Median time to first response per week"]
+    assert median["unit"] == "minutes"
+    # Answered after 10 min and 2 h: the median is 10 min, the top of a 0-5-10 axis.
+    assert median["ticks"] == ["0", "5", "10"] and median["grid"] == 3
+    assert median["marks"] == [f"{weeks[-1]}: 10 min"] and median["legend"] == []
+
+    within = charts["First responses within the targets per week"]
+    assert within["unit"] == "% of questions asked"
+    assert within["ticks"] == ["0%", "25%", "50%", "75%", "100%"] and within["grid"] == 5
+    assert within["legend"] == ["within 15 min", "within 1 h", "within 1 day", "later or not yet"]
+    assert within["marks"] == [
+        f"{weeks[-1]}: within 15 min 1 of 3 (33%)",
+        f"{weeks[-1]}: within 1 day 1 of 3 (33%)",
+        f"{weeks[-1]}: later or not yet 1 of 3 (33%)",
+    ]
+
+    backlog = charts["Open now by priority"]
+    assert backlog["unit"] == "questions"
+    assert backlog["ticks"] == ["0", "1", "2", "3"]
+    assert backlog["names"] == backlog["legend"] == ["urgent", "high", "normal", "low"]
+    assert backlog["marks"] == ["urgent: 0", "high: 0", "normal: 3", "low: 0"]
 
 
 def test_the_csv_export_has_the_same_numbers(client, auth, make, this_week):
@@ -305,9 +372,56 @@ def test_the_metrics_page_runs_a_fixed_number_of_queries(
 def test_the_charts_scale_and_escape():
     from community.hero import charts
 
-    svg = str(charts.bars("<Team> asked", ["a", "b"], [2, 4]))
+    svg = str(charts.bars("<Team> asked", "questions", ["a", "b"], [2, 4], about="<Team>"))
     heights = [float(h) for h in re.findall(r'height="([0-9.]+)" fill="[^"]+"><title>', svg)]
     assert heights[1] == pytest.approx(2 * heights[0])
     assert "&lt;Team&gt; asked" in svg and "<Team>" not in svg
-    stacked = str(charts.stacks("shares", ["w"], [[1, 1, 0, 2]], ["a", "b", "c", "d"]))
-    assert stacked.count("<rect") == 3 and "a 1 of 4 (25%)" in stacked
+    # The tallest bar reaches the top tick's gridline (4 is on the 0-1-2-3-4 scale).
+    assert re.findall(r'<text class="chart-tick"[^>]*>([^<]*)<', svg) == ["0", "1", "2", "3", "4"]
+    top_line = re.findall(r'<line class="chart-grid" x1="\S+" y1="([0-9.]+)"', svg)[-1]
+    assert re.findall(r'<rect class="series-count" x="\S+" y="([0-9.]+)"', svg)[1] == top_line
+    stacked = str(
+        charts.stacks(
+            "shares", "%", ["w"], [[1, 1, 0, 2]], charts.rating_series(["a", "b", "c", "d"])
+        )
+    )
+    assert stacked.count("<rect") == 3 + 4  # three parts, and four swatches in the legend
+    assert "a 1 of 4 (25%)" in stacked
+    assert re.findall(r'<li><svg class="chart-swatch".*?</svg>([^<]*)</li>', stacked) == list(
+        "abcd"
+    )
+
+
+@pytest.mark.parametrize(
+    ("top", "ticks"),
+    [
+        (0, [0, 1]),
+        (3, [0, 1, 2, 3]),
+        (5, [0, 2, 4, 6]),
+        (10, [0, 5, 10]),
+        (47, [0, 20, 40, 60]),
+        (120, [0, 50, 100, 150]),
+        (1500, [0, 500, 1000, 1500]),
+    ],
+)
+def test_the_y_axis_runs_from_0_to_a_round_number_at_or_above_the_top(top, ticks):
+    from community.hero import charts
+
+    assert charts.scale(top) == ticks
+
+
+def test_many_weeks_name_every_few_bars_ending_with_this_one():
+    from community.hero import charts
+
+    names = [f"w{n}" for n in range(52)]
+    svg = str(charts.bars("Asked", "questions", names, [1] * 52))
+    shown = re.findall(r'<text class="chart-name"[^>]*>([^<]*)</text>', svg)
+    assert shown[-1] == "w51" and 6 <= len(shown) <= 10
+
+
+@pytest.mark.parametrize(
+    ("minutes", "label"),
+    [(15, "15 min"), (60, "1 h"), (90, "90 min"), (120, "2 h"), (1440, "1 day"), (2880, "2 days")],
+)
+def test_targets_are_named_exactly(minutes, label):
+    assert metrics.target_label(timedelta(minutes=minutes)) == label

@@ -267,6 +267,17 @@ def minutes(seconds: int | None) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
+def target_label(limit: timedelta) -> str:
+    """A response target exactly, in its largest whole unit: "15 min", "90 min", "1 h", "1 day"."""
+    minutes_in = int(limit.total_seconds()) // 60
+    if minutes_in and minutes_in % 1440 == 0:
+        days = minutes_in // 1440
+        return "1 day" if days == 1 else f"{days} days"
+    if minutes_in and minutes_in % 60 == 0:
+        return f"{minutes_in // 60} h"
+    return f"{minutes_in} min"
+
+
 def minutes_value(seconds: int | None) -> float | None:
     return None if seconds is None else round(seconds / 60, 1)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from community.accounts.models import STAFF_ROLES, User
 from community.db import utcnow
@@ -174,14 +174,18 @@ MAX_OPEN_ITEMS = 200
 
 def open_items(team_id: int) -> OpenItems:
     """The team's open questions grouped urgent, high, normal, low; oldest first in each (one
-    query, and one to count when there are more than are shown)."""
+    query, and one to count when there are more than are shown). Each question comes with its
+    author and its topic's team, which its response clock reads (working hours, time zone)."""
     priority = priority_expression().label("priority")
     rank = sa.case({p: n for n, p in enumerate(PRIORITIES)}, value=priority, else_=len(PRIORITIES))
     query = with_priority(
         sa.select(Question, priority, ZendeskTicket).join(Topic, Topic.id == Question.topic_id)
     ).where(open_condition(), Topic.team_id == team_id)
     rows = db.session.execute(
-        query.options(joinedload(Question.author), joinedload(Question.topic))
+        query.options(
+            joinedload(Question.author),
+            contains_eager(Question.topic).joinedload(Topic.team),  # the topic is joined above
+        )
         .order_by(rank, Question.created_at, Question.id)
         .limit(MAX_OPEN_ITEMS + 1)
     ).all()
