@@ -4,6 +4,7 @@ tests/test_embed_browser.py."""
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from datetime import timedelta
@@ -23,7 +24,7 @@ from community.db import utcnow
 from community.embed.models import EmbedSignIn
 from community.extensions import db
 from community.notifications.models import Subscription
-from community.questions.models import Draft, Question, QuestionStatus
+from community.questions.models import Draft, PageSnapshot, Question, QuestionStatus
 from tests.conftest import PASSWORD, mail_settings
 
 DOCS = "https://docs.example.com"
@@ -42,12 +43,17 @@ def app_config(smtp_server) -> dict[str, Any]:
 
 
 def token(client: FlaskClient, path: str = PAGE) -> str:
+    """The reader's CSRF token: in the page, or (a page rendered for every first-time visitor)
+    from the address the page names, as embed-frame.js asks for it."""
     page = client.get(path).get_data(as_text=True)
     match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
         r'name="csrf_token" value="([^"]+)"', page
     )
-    assert match, "no CSRF token on " + path
-    return match.group(1)
+    if match:
+        return match.group(1)
+    asked = re.search(r'data-token-url="([^"]+)"', page)
+    assert asked and 'name="csrf_token" value=""' in page, "no CSRF token on " + path
+    return client.get(html.unescape(asked.group(1))).get_json()["csrf_token"]
 
 
 def post(client: FlaskClient, path: str, data: dict[str, str] | None = None, **kwargs: Any):
@@ -120,7 +126,8 @@ def test_a_page_outside_the_docs_is_refused(app, client):
 
 
 def test_the_embed_session_rides_a_partitioned_cross_site_cookie(client):
-    response = client.get(PAGE)
+    assert embed_cookie(client.get(PAGE)) is None  # a first view starts no session
+    response = client.get("/embed/token" + QUERY)  # using a form does
     cookie = embed_cookie(response)
     assert cookie, response.headers.getlist("Set-Cookie")
     attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
@@ -211,12 +218,27 @@ def test_the_embed_renders_in_a_fixed_number_of_queries(app, client, make, count
             assert client.get(PAGE).status_code == 200
         return len(statements)
 
+    def rendered_afresh() -> int:
+        with app.app_context():
+            db.session.execute(sa.delete(PageSnapshot))
+            db.session.commit()
+        return queries_for_page()
+
     _thread(make, asker, helper, "The first thread", replies=1)
-    few = queries_for_page()
+    few = rendered_afresh(), queries_for_page()
     for n in range(6):
         _thread(make, asker, helper, f"Another thread number {n}", replies=4)
-    # The page, its questions, their replies (anonymous: no session or "following" queries).
-    assert queries_for_page() == few == 3
+    # Stored for every first-time visitor: the page's version with its stored rendering. Out of
+    # date: that, the page, its questions, their replies, and storing the new rendering.
+    assert (rendered_afresh(), queries_for_page()) == few == (5, 1)
+    # Signed in, rendered for the reader: the session, the page, its questions, their replies,
+    # what they follow.
+    make.user(email="reader@example.com")
+    sign_in_embed(client, "reader@example.com")
+    signed_in = queries_for_page()
+    for n in range(3):
+        _thread(make, asker, helper, f"Yet another thread {n}", replies=2)
+    assert queries_for_page() == signed_in
 
 
 def test_ten_questions_fit_in_a_small_document(app, client, make):

@@ -406,6 +406,11 @@ def test_the_frame_keeps_only_partitioned_cookies(page, docs, live_server):
         }"""
     )
     assert inside.evaluate("document.cookie") == "chips=1"
+    # A first view starts no session; the first use of a form asks for a token, which does.
+    assert "community_embed" not in {c["name"] for c in context.cookies(live_server)}
+    with page.expect_response(lambda r: r.url.startswith(live_server + "/embed/token")) as got:
+        frame.get_by_label("Subject").focus()
+    assert got.value.ok
 
     # What the next request from the frame carries.
     with page.expect_request(lambda r: r.url.startswith(live_server + "/embed/sign-in")) as sent:

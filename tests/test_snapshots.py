@@ -8,9 +8,11 @@ rendering made from scratch, and differs from the one before.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import sqlalchemy as sa
@@ -300,3 +302,110 @@ def test_an_unknown_page_is_answered_without_storing(app, client, count_queries)
         ).status_code
         == 304
     )
+
+
+# -- the embed, as a first-time visitor sees it -------------------------------------------------
+
+EMBED_ARGS = {"url": DOC, "title": "Set up replay", "origin": "https://docs.example.com"}
+
+
+@pytest.fixture
+def embed_app(app: Flask) -> Flask:
+    app.config.update(
+        EMBED_ALLOWED_ORIGINS=["https://docs.example.com"],
+        PAGE_ALLOWED_ORIGINS=["https://docs.example.com"],
+        WTF_CSRF_ENABLED=True,
+    )
+    return app
+
+
+def embed(client: FlaskClient, **args: str):
+    response = client.get("/embed", query_string={**EMBED_ARGS, **args})
+    assert response.status_code in {200, 304}, response.get_data(as_text=True)
+    return response
+
+
+def test_first_time_visitors_share_one_stored_embed_with_nobodys_tokens(
+    embed_app, client, scene, count_queries
+):
+    first = embed(client)
+    page = first.get_data(as_text=True)
+    assert "How do I record?" in page and "Like this." in page
+    assert 'name="csrf_token" value=""' in page
+    assert re.search(r'name="csrf_token"[^>]*value="[^"]', page) is None
+    assert re.search(r'name="submission_key"[^>]*value="[^"]', page) is None
+    assert not first.headers.getlist("Set-Cookie")  # no session started for a first view
+    assert "Cookie" in first.headers["Vary"]
+    assert first.headers["Cache-Control"] == "private, no-cache"
+
+    with count_queries() as statements:
+        again = embed(client)
+    assert len(statements) == 1 and again.get_data(as_text=True) == page
+    with count_queries() as statements:
+        assert embed(client, **{}).status_code == 200
+        revalidated = client.get(
+            "/embed",
+            query_string=EMBED_ARGS,
+            headers={"If-None-Match": first.headers["ETag"]},
+        )
+    assert revalidated.status_code == 304 and len(statements) == 2
+    # The frame's own security headers still apply to a stored page.
+    assert (
+        "frame-ancestors 'self' https://docs.example.com"
+        in (again.headers["Content-Security-Policy"])
+    )
+
+
+def test_a_reply_shows_in_the_stored_embed_at_once(embed_app, client, make, scene):
+    before = embed(client)
+    make.reply(scene.question, scene.asker, "Found it, thanks!")
+    after = embed(client, **{})
+    assert after.headers["ETag"] != before.headers["ETag"]
+    assert "Found it, thanks!" in after.get_data(as_text=True)
+
+
+def test_each_way_of_opening_the_embed_is_stored_on_its_own(embed_app, client, scene):
+    dark = embed(client, theme="dark").get_data(as_text=True)
+    plain = embed(client).get_data(as_text=True)
+    assert 'data-theme="dark"' in dark and "data-theme" not in plain
+    assert embed(client, theme="dark").get_data(as_text=True) == dark
+    with embed_app.app_context():
+        kinds = set(db.session.scalars(sa.select(PageSnapshot.kind)))
+    assert len(kinds) == 2 and all(kind.startswith("embed.") for kind in kinds)
+
+
+def test_readers_with_a_session_get_their_own_page(embed_app, client, make, scene):
+    embed(client)  # stored for everyone
+    token_url = "/embed/token?" + urlencode(EMBED_ARGS)
+    token = client.get(token_url).get_json()["csrf_token"]
+    assert token
+    mine = embed(client).get_data(as_text=True)  # the session now holds a token
+    assert f'value="{token}"' in mine
+    assert re.search(r'name="submission_key"[^>]*value="[A-Za-z0-9_-]{16,}"', mine)
+    # After an action the embed opens the thread: rendered for the reader, never stored.
+    fresh = FlaskClient(embed_app, embed_app.response_class)
+    opened = fresh.get("/embed", query_string={**EMBED_ARGS, "open": str(scene.question)})
+    assert opened.status_code == 200
+    with embed_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(PageSnapshot)) == 1
+
+
+def test_a_rendering_that_touched_the_session_is_never_stored(
+    embed_app, client, scene, monkeypatch, caplog
+):
+    """The safety net: if the shared page ever asked for a CSRF token (a template calling
+    csrf_token() for anonymous readers), it would hold that reader's token: not stored."""
+    from community.embed import views as embed_views
+
+    real = embed_views._render_shared
+
+    def leaky(context, found):
+        from flask_wtf.csrf import generate_csrf
+
+        return real(context, found) + f"<!-- {generate_csrf()} -->"
+
+    monkeypatch.setattr(embed_views, "_render_shared", leaky)
+    assert embed(client).status_code == 200
+    with embed_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(PageSnapshot)) == 0
+    assert "was not for everyone" in caplog.text

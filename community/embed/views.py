@@ -8,6 +8,7 @@ site; only where they lead afterwards differs: back to the embed, with the page'
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -26,6 +27,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
@@ -41,7 +43,7 @@ from community.embed.forms import EmbedCodeForm
 from community.errors import DomainError, NotFound
 from community.extensions import db
 from community.notifications import services as notification_services
-from community.questions import drafts, permissions, queries
+from community.questions import drafts, permissions, queries, snapshots
 from community.questions import services as question_services
 from community.questions.forms import ActionForm, AskForm, ReplyForm
 from community.questions.links import ThreadLinks
@@ -133,6 +135,17 @@ def page(
     suggestions: list | None = None,
 ):
     context: EmbedContext = g.embed
+    if ask_form is None and _sees_the_shared_page():
+        response = snapshots.serve(
+            context.page_url,
+            _shared_kind(context),
+            lambda found: _render_shared(context, found),
+            mimetype="text/html",
+            cache_control="private, no-cache",  # revalidated each time: a 304 is one query
+            shareable=lambda: not session.modified,
+        )
+        response.vary.add("Cookie")  # signed in, the same URL shows the reader's own page
+        return response
     threads = queries.page_threads(
         context.page_url, current_user, per_page=QUESTIONS_PER_EMBED, with_replies=True
     )
@@ -157,6 +170,63 @@ def page(
     )
 
 
+# The query parameters an embed is opened with (anything else, like ?open=N after an action,
+# is rendered for the reader alone).
+_SHARED_PARAMETERS = frozenset({"url", "title", "topic", "theme", "origin"})
+
+
+def _sees_the_shared_page() -> bool:
+    """A first-time visitor: not signed in, nothing in their session (no draft, no message, no
+    form token yet), and the embed's plain address. Every such visitor sees the same page."""
+    return (
+        request.method == "GET"
+        and not current_user.is_authenticated
+        and not session
+        and _SHARED_PARAMETERS.issuperset(request.args.keys())
+    )
+
+
+def _shared_kind(context: EmbedContext) -> str:
+    variant = hashlib.sha256(urlencode(sorted(context.params().items())).encode())
+    return f"embed.{variant.hexdigest()[:32]}"
+
+
+def _render_shared(context: EmbedContext, found: snapshots.Lookup) -> str:
+    """The page as every first-time visitor sees it, with nobody's tokens in it: its forms carry
+    an empty CSRF token and submission key, which embed-frame.js fills (from ``/embed/token``
+    and the browser's random numbers) when the reader first uses a form. Without script, a post
+    comes back as the form-expired page with the text kept, and the next try carries a token."""
+    threads = (
+        queries.page_threads(
+            context.page_url, current_user, per_page=QUESTIONS_PER_EMBED, with_replies=True
+        )
+        if found.page_id is not None
+        else queries.PageThreads(context.page_url, None, [])
+    )
+    form = AskForm(page_url=context.page_url, page_title=context.title, meta={"csrf": False})
+    if threads.page is not None and threads.page.title:
+        form.page_title.data = threads.page.title
+    reply_forms = _reply_forms(threads.questions, shared=True)
+    return render_template(
+        "embed/page.html",
+        threads=threads,
+        form=form,
+        preview=None,
+        reply_forms=reply_forms,
+        following=set().__contains__,
+        suggestions=None,
+    )
+
+
+@bp.get("/embed/token")
+def token() -> Response:
+    """A CSRF token for this reader's session, asked for by a page that was rendered for
+    everyone (see ``_render_shared``)."""
+    response = jsonify(csrf_token=generate_csrf())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _ask_form(context: EmbedContext, threads: queries.PageThreads) -> AskForm:
     form = AskForm(page_url=context.page_url, page_title=context.title)
     saved = drafts.pending_draft()
@@ -172,11 +242,14 @@ def _ask_form(context: EmbedContext, threads: queries.PageThreads) -> AskForm:
     return form
 
 
-def _reply_forms(questions: list[Question]) -> dict[int, ReplyForm]:
+def _reply_forms(questions: list[Question], shared: bool = False) -> dict[int, ReplyForm]:
     forms = {}
     for question in questions:
-        form = ReplyForm(formdata=None)
-        form.ensure_submission_key()
+        if shared:  # nobody's token or key: see _render_shared
+            form = ReplyForm(formdata=None, meta={"csrf": False})
+        else:
+            form = ReplyForm(formdata=None)
+            form.ensure_submission_key()
         # One page holds a reply form per question and the ask form: ids of their own, so the
         # ask form's "Details" label names its own box, not the first reply's.
         for reply_field in form:

@@ -111,11 +111,14 @@ def serve(
     *,
     mimetype: str,
     cache_control: str,
+    shareable: Callable[[], bool] = lambda: True,
 ) -> Response:
     """Answer a public read of a page from its stored rendering, rendering it when out of date.
 
     ``render`` must produce what any anonymous visitor would get: nothing about the requester.
-    It is given the lookup, whose ``page_id`` is None when there is no such page yet.
+    It is given the lookup, whose ``page_id`` is None when there is no such page yet. A
+    rendering is stored only if ``shareable()`` still says so afterwards (the embed checks that
+    rendering put nothing in the reader's session, such as a CSRF token).
     """
     found = lookup(canonical_url, kind)
     etag = found.etag
@@ -125,7 +128,10 @@ def serve(
         body = found.body
         if body is None:
             body = render(found)
-            store(found, kind, body)
+            if shareable():
+                store(found, kind, body)
+            else:
+                log.error("page %s: its %s rendering was not for everyone", found.page_id, kind)
         response = Response(body, mimetype=mimetype)
     response.headers["Cache-Control"] = cache_control
     if etag is None:  # an unknown page: no version to name, so the body is its own validator

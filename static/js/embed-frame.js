@@ -1,6 +1,7 @@
 // Inside the embed's iframe: tell the docs page our height, preview markdown (similar.js suggests
-// similar questions), and sign in through a popup on our own origin. The embed works without
-// this file (except provider sign-in).
+// similar questions), fill in form tokens on a page rendered for every visitor, and sign in
+// through a popup on our own origin. The embed works without this file (except provider
+// sign-in; and a first-time visitor's first post comes back once to be sent again).
 (function () {
   "use strict";
   var root = document.documentElement;
@@ -41,21 +42,88 @@
     return input ? input.value : "";
   }
 
+  // A first-time visitor gets the page rendered once for everyone, so its forms carry no CSRF
+  // token and no submission key. Fill them in when a form is first used: the token from our
+  // server (it starts this reader's session), the key from the browser's random numbers.
+  var tokenRequest = null;
+  function randomKey() {
+    var bytes = new Uint8Array(24);
+    window.crypto.getRandomValues(bytes);
+    return btoa(String.fromCharCode.apply(null, bytes))
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_")
+      .replace(/=+$/, "");
+  }
+  function ensureTokens() {
+    document.querySelectorAll("input[name=submission_key]").forEach(function (input) {
+      if (!input.value) input.value = randomKey();
+    });
+    if (csrfToken() || !root.getAttribute("data-token-url")) return Promise.resolve();
+    if (!tokenRequest) {
+      tokenRequest = fetch(root.getAttribute("data-token-url"), {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+      })
+        .then(function (response) {
+          if (!response.ok) throw new Error("HTTP " + response.status);
+          return response.json();
+        })
+        .then(function (data) {
+          document.querySelectorAll("input[name=csrf_token]").forEach(function (input) {
+            if (!input.value) input.value = data.csrf_token;
+          });
+        })
+        .catch(function (error) {
+          tokenRequest = null; // try again next time
+          throw error;
+        });
+    }
+    return tokenRequest;
+  }
+  document.addEventListener("focusin", function (event) {
+    if (event.target.form) ensureTokens().catch(function () {});
+  });
+  document.addEventListener(
+    "submit",
+    function (event) {
+      var form = event.target;
+      var input = form.querySelector("input[name=csrf_token]");
+      if (!input || input.value) return;
+      // Not ready yet: hold this submit, and send it again (with the same button) when it is.
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      var submitter = event.submitter || null;
+      ensureTokens()
+        .then(function () {
+          form.requestSubmit(submitter);
+        })
+        .catch(function () {
+          HTMLFormElement.prototype.submit.call(form); // the server keeps the text and asks again
+        });
+    },
+    true
+  );
+
   function post(url, fields) {
-    var body = new FormData();
-    body.append("csrf_token", csrfToken());
-    Object.keys(fields).forEach(function (key) {
-      if (fields[key] !== null) body.append(key, fields[key]);
-    });
-    return fetch(url, {
-      method: "POST",
-      body: body,
-      credentials: "same-origin",
-      headers: { Accept: "application/json" },
-    }).then(function (response) {
-      if (!response.ok) throw new Error("HTTP " + response.status);
-      return response.json();
-    });
+    return ensureTokens()
+      .catch(function () {})
+      .then(function () {
+        var body = new FormData();
+        body.append("csrf_token", csrfToken());
+        Object.keys(fields).forEach(function (key) {
+          if (fields[key] !== null) body.append(key, fields[key]);
+        });
+        return fetch(url, {
+          method: "POST",
+          body: body,
+          credentials: "same-origin",
+          headers: { Accept: "application/json" },
+        });
+      })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      });
   }
 
   // Markdown preview without leaving the page (the Preview button also works without script).
