@@ -33,6 +33,7 @@ import importlib.util
 import json
 import os
 import platform
+import random
 import secrets
 import shutil
 import signal
@@ -46,6 +47,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -677,6 +679,43 @@ def write_paths(workdir: Path, name: str, template: str, urls: list[str]) -> Pat
     return path
 
 
+def choose_visited(urls: list[str], visited: int) -> list[str]:
+    """The pages the load visits: all of them, or a fixed random sample of ``visited`` (most
+    docs sites' traffic goes to a minority of their pages)."""
+    if not visited or visited >= len(urls):
+        return urls
+    return sorted(random.Random(VISITED_SEED).sample(urls, visited))  # noqa: S311 (a sample)
+
+
+VISITED_SEED = 20261126
+
+
+def prepare_store(
+    mode: str, server: Server, routes: list[Route], urls: list[str], database: Database
+) -> dict[str, str]:
+    """Put the store of page renderings (``page_snapshots``) in the state to measure: as the
+    last run left it, empty (every request renders), or filled for every visited page (each
+    requested once, 8 at a time, as the first visitors after a deploy would)."""
+    notes: dict[str, str] = {}
+    if mode == "as-is":
+        return notes
+    with database.connect() as connection:
+        connection.execute("DELETE FROM page_snapshots")
+    if mode == "empty":
+        return notes
+    for route in routes:
+        paths = [route.template.format(url=quote(url, safe="")) for url in urls]
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = Counter(status for status, _body, _seconds in pool.map(server.get, paths))
+        seconds = time.perf_counter() - started
+        if set(statuses) != {200}:
+            raise RuntimeError(f"{route.name}: filling the store answered {dict(statuses)}")
+        notes[route.name] = f"{len(paths):,} pages in {seconds:.0f} s"
+        print(f"  store filled for {route.name}: {notes[route.name]}", flush=True)
+    return notes
+
+
 def check_routes(
     server: Server, routes: list[Route], urls: list[str], hottest: str
 ) -> dict[str, str]:
@@ -1064,6 +1103,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="sync:4",
         help="gunicorn worker models to compare, comma-separated: sync:N or gthread:NxT",
     )
+    parser.add_argument(
+        "--visited",
+        type=int,
+        default=10_000,
+        help="how many of the pages the load visits (a fixed random sample; 0: all)",
+    )
+    parser.add_argument(
+        "--store",
+        choices=("filled", "empty", "as-is"),
+        default="filled",
+        help="the stored page renderings before the load: filled for every visited page (the "
+        "steady state), empty (every request renders), or as the last run left them",
+    )
     parser.add_argument("--connections", type=int, default=32, help="wrk's open connections")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk's threads")
     parser.add_argument("--duration", type=float, default=20, help="measured seconds per route")
@@ -1161,7 +1213,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"routes: {', '.join(f'{r.name} {r.template}' for r in routes)}", flush=True)
         bare_paths = workdir / "paths-bare.txt"
         bare_paths.write_text(BARE_PATH + "\n")
-        paths = {r.name: write_paths(workdir, r.name, r.template, urls) for r in routes}
+        visited = choose_visited(urls, args.visited)
+        print(
+            f"visited pages: {len(visited):,} of {len(urls):,}; store of renderings: {args.store}",
+            flush=True,
+        )
+        paths = {r.name: write_paths(workdir, r.name, r.template, visited) for r in routes}
         hot_notes: dict[str, str] = {}
         for setting in [] if args.no_load else args.servers:
             print(f"\n== gunicorn {setting}", flush=True)
@@ -1170,6 +1227,7 @@ def main(argv: list[str] | None = None) -> int:
                 gunicorn("app", args.wsgi, setting, env, workdir) as app_server,
             ):
                 hot_notes = check_routes(app_server, routes, urls, hottest)
+                prepare_store(args.store, app_server, routes, visited, database)
                 for round_number in range(1, args.rounds + 1):
                     measurements.append(
                         measure("bare", bare, bare_paths, args, setting, round_number, None)
