@@ -242,6 +242,15 @@ def seed(database: Database, size: SeedSize) -> dict[str, float]:
                 connection.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
             for _table, name, *_ in indexes:
                 connection.execute(f'DROP INDEX "{name}"')
+            # The app's triggers would update a question (search) and a page (content version)
+            # per reply, each a scan without the indexes just dropped. Off while seeding: a fresh
+            # seed's pages have version 1, and this benchmark does not search (bench/search.py
+            # seeds its own documents).
+            app_triggers = connection.execute(
+                "SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE NOT tgisinternal"
+            ).fetchall()
+            for table, name in app_triggers:
+                connection.execute(f'ALTER TABLE {table} DISABLE TRIGGER "{name}"')
         timings["drop indexes"] = time.perf_counter() - started
         step("teams and topics", seed_sql.TEAMS)
         step("teams and topics", seed_sql.TOPICS, params)
@@ -255,6 +264,8 @@ def seed(database: Database, size: SeedSize) -> dict[str, float]:
             connection.execute(definition)
         for table, name, _kind, definition in unique + foreign:
             connection.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
+        for table, name in app_triggers:
+            connection.execute(f'ALTER TABLE {table} ENABLE TRIGGER "{name}"')
         timings["indexes and constraints"] = time.perf_counter() - started
         print(f"  indexes and constraints: {timings['indexes and constraints']:.1f} s", flush=True)
         for table in seed_sql.SEQUENCES:
@@ -583,6 +594,7 @@ def run_wrk(
         f"-d{duration:g}s",
         "--timeout",
         "10s",
+        *(["-H", f"Accept-Encoding: {args.accept_encoding}"] if args.accept_encoding else []),
         "-s",
         str(LUA_SCRIPT),
         f"http://{LOOPBACK}:{server.port}",
@@ -1116,6 +1128,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the stored page renderings before the load: filled for every visited page (the "
         "steady state), empty (every request renders), or as the last run left them",
     )
+    parser.add_argument(
+        "--accept-encoding",
+        default="gzip, deflate, br, zstd",
+        help="the Accept-Encoding wrk sends, as browsers do ('' for none, as curl does)",
+    )
     parser.add_argument("--connections", type=int, default=32, help="wrk's open connections")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk's threads")
     parser.add_argument("--duration", type=float, default=20, help="measured seconds per route")
@@ -1286,7 +1303,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"wrk: {args.connections} connections, {args.wrk_threads} threads, {args.warmup:g} s "
         f"warm-up then {args.duration:g} s per route, {args.rounds} round(s); random pages "
-        f"from all {len(urls):,}."
+        f"from {min(args.visited or len(urls), len(urls)):,} of the {len(urls):,}; "
+        f"Accept-Encoding: {args.accept_encoding or '(none)'}; stored renderings: {args.store}."
     )
     print(
         "The page with the most questions, one request after the warm-up: "

@@ -8,6 +8,7 @@ rendering made from scratch, and differs from the one before.
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -195,7 +196,7 @@ def test_the_stored_rendering_is_what_is_served_while_the_page_is_unchanged(
     first = read(client)
     with app.app_context():
         db.session.execute(
-            sa.update(PageSnapshot).values(body='{"stored": true}\n')
+            sa.update(PageSnapshot).values(body=gzip.compress(b'{"stored": true}\n'))
         )  # not a real rendering: only the store could serve it
         db.session.commit()
     with count_queries() as statements:
@@ -211,6 +212,25 @@ def test_the_stored_rendering_is_what_is_served_while_the_page_is_unchanged(
 
     set_column(app, Question, scene.question, subject="A changed subject")
     assert read(client).get_json()["questions"][0]["subject"] == "A changed subject"
+
+
+def test_browsers_get_the_stored_rendering_compressed_as_it_is_kept(app, client, scene):
+    plain = read(client)
+    compressed = read(client, **{"Accept-Encoding": "gzip, deflate, br"})
+    assert compressed.headers["Content-Encoding"] == "gzip"
+    assert "Content-Encoding" not in plain.headers
+    assert gzip.decompress(compressed.get_data()) == plain.get_data()
+    assert len(compressed.get_data()) < len(plain.get_data())
+    for response in plain, compressed:
+        assert "Accept-Encoding" in response.headers["Vary"]
+    # One validator per coding: each revalidates its own, neither is taken for the other.
+    assert compressed.headers["ETag"] != plain.headers["ETag"]
+    again = read(client, **{"Accept-Encoding": "gzip", "If-None-Match": compressed.headers["ETag"]})
+    assert again.status_code == 304
+    assert read(client, **{"If-None-Match": compressed.headers["ETag"]}).status_code == 200
+    with app.app_context():
+        (stored,) = db.session.scalars(sa.select(PageSnapshot.body)).all()
+    assert stored == compressed.get_data()
 
 
 def test_other_pages_keep_their_stored_renderings(app, client, make, scene):
@@ -238,7 +258,9 @@ def test_a_team_rename_changes_the_version_of_its_members_pages(app, make, scene
 def test_a_new_build_never_serves_renderings_of_the_old_one(app, client, scene):
     first = read(client)
     with app.app_context():
-        db.session.execute(sa.update(PageSnapshot).values(body='{"old build": true}\n'))
+        db.session.execute(
+            sa.update(PageSnapshot).values(body=gzip.compress(b'{"old build": true}\n'))
+        )
         db.session.commit()
     app.extensions["page_snapshot_build"] = "another-build-00"  # as after a deploy
     served = read(client, **{"If-None-Match": first.headers["ETag"]})

@@ -68,6 +68,7 @@ _TITLES = {
 
 
 @bp.get("/pages/questions")
+@limiter.exempt  # every docs page asks; answered from a stored rendering in one query
 def page_questions() -> Response:
     raw_url = request.args.get("url", "")
     if not raw_url.strip():

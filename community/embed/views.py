@@ -41,7 +41,7 @@ from community.embed import services
 from community.embed.context import EmbedContext, InvalidEmbed, framing_origins
 from community.embed.forms import EmbedCodeForm
 from community.errors import DomainError, NotFound
-from community.extensions import db
+from community.extensions import db, limiter
 from community.notifications import services as notification_services
 from community.questions import drafts, permissions, queries, snapshots
 from community.questions import services as question_services
@@ -128,6 +128,7 @@ def _embed_helpers() -> dict[str, Any]:
 
 
 @bp.get("/embed")
+@limiter.exempt  # every docs page opens it; a first view is one query
 def page(
     ask_form: AskForm | None = None,
     preview: str | None = None,

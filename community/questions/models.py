@@ -103,7 +103,7 @@ class PageSnapshot(db.Model):
     kind: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     version: Mapped[int]
     build: Mapped[str] = mapped_column(sa.String(16))
-    body: Mapped[str] = mapped_column(sa.Text)
+    body: Mapped[bytes] = mapped_column(sa.LargeBinary)  # gzip: sent as is to most browsers
     built_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -45,14 +46,18 @@ class InvalidPage(DomainError):
     pass
 
 
+@lru_cache(maxsize=8)
+def _allowed_origins(origins: tuple[str, ...]) -> frozenset[str]:
+    """The configured docs origins, normalised (once: every doc page's read asks)."""
+    return frozenset(normalise_page_url(origin).rstrip("/") for origin in origins)
+
+
 def canonical_page_url(url: str, host_aliases: Mapping[str, str] | None = None) -> str:
     """Normalise with the configured host aliases; raises InvalidPage with a message for people."""
     aliases = current_app.config["PAGE_HOST_ALIASES"] if host_aliases is None else host_aliases
     try:
         canonical = normalise_page_url(url, aliases)
-        allowed = {
-            normalise_page_url(o).rstrip("/") for o in current_app.config["PAGE_ALLOWED_ORIGINS"]
-        }
+        allowed = _allowed_origins(tuple(current_app.config["PAGE_ALLOWED_ORIGINS"]))
     except InvalidPageURL as error:
         raise InvalidPage(str(error)) from error
     if allowed and page_origin(canonical) not in allowed:

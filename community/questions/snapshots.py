@@ -18,6 +18,7 @@ The table is a cache: deleting its rows loses nothing.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 from collections.abc import Callable
@@ -41,35 +42,51 @@ log = logging.getLogger(__name__)
 class Lookup:
     page_id: int | None  # None: no such page (nobody asked about it yet)
     version: int
-    body: str | None  # the stored rendering, when it is current
+    body: bytes | None  # the stored rendering (gzip), when it is current
 
-    @property
-    def etag(self) -> str | None:
-        return None if self.page_id is None else f"{self.page_id}.{self.version}.{build()[:10]}"
+    def etag(self, gzipped: bool) -> str | None:
+        """Strong, so one per content coding; made from the version, so known before any
+        rendering."""
+        if self.page_id is None:
+            return None
+        return f"{self.page_id}.{self.version}.{build()[:10]}{'.gz' if gzipped else ''}"
+
+
+_pages = Page.__table__
+_snapshots = PageSnapshot.__table__
+# Built once (a Core statement: no ORM on the path every docs page takes), with parameters.
+_LOOKUP = (
+    sa.select(_pages.c.id, _pages.c.content_version, _snapshots.c.version, _snapshots.c.body)
+    .select_from(
+        _pages.outerjoin(
+            _snapshots,
+            sa.and_(
+                _snapshots.c.page_id == _pages.c.id,
+                _snapshots.c.kind == sa.bindparam("kind"),
+                _snapshots.c.build == sa.bindparam("build"),
+            ),
+        )
+    )
+    .where(_pages.c.url == sa.bindparam("url"))
+)
 
 
 def lookup(canonical_url: str, kind: str) -> Lookup:
     """The page's content version and, if current, its stored rendering: one query."""
-    row = db.session.execute(
-        sa.select(Page.id, Page.content_version, PageSnapshot.version, PageSnapshot.body)
-        .outerjoin(
-            PageSnapshot,
-            sa.and_(
-                PageSnapshot.page_id == Page.id,
-                PageSnapshot.kind == kind,
-                PageSnapshot.build == build(),
-            ),
-        )
-        .where(Page.url == canonical_url)
-    ).first()
+    row = (
+        db.session.connection()
+        .execute(_LOOKUP, {"url": canonical_url, "kind": kind, "build": build()})
+        .first()
+    )
     if row is None:
         return Lookup(None, 0, None)
     page_id, version, stored_version, body = row
     return Lookup(page_id, version, body if stored_version == version else None)
 
 
-def store(found: Lookup, kind: str, body: str) -> None:
-    """Keep ``body`` as the page's rendering at ``found.version``, unless a newer one is kept.
+def store(found: Lookup, kind: str, body: bytes) -> None:
+    """Keep ``body`` (gzip) as the page's rendering at ``found.version``, unless a newer one
+    is kept.
 
     The caller rendered after reading the version, so the body is at least that new. A failure
     (the database busy, the page gone) costs only the next reader a rendering: logged, not
@@ -121,18 +138,24 @@ def serve(
     rendering put nothing in the reader's session, such as a CSRF token).
     """
     found = lookup(canonical_url, kind)
-    etag = found.etag
+    gzipped = "gzip" in request.accept_encodings
+    etag = found.etag(gzipped)
     if etag is not None and request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
         body = found.body
         if body is None:
-            body = render(found)
+            body = gzip.compress(render(found).encode(), compresslevel=6, mtime=0)
             if shareable():
                 store(found, kind, body)
             else:
                 log.error("page %s: its %s rendering was not for everyone", found.page_id, kind)
-        response = Response(body, mimetype=mimetype)
+        if gzipped:  # what browsers ask for: sent as stored
+            response = Response(body, mimetype=mimetype)
+            response.headers["Content-Encoding"] = "gzip"
+        else:
+            response = Response(gzip.decompress(body), mimetype=mimetype)
+    response.vary.add("Accept-Encoding")
     response.headers["Cache-Control"] = cache_control
     if etag is None:  # an unknown page: no version to name, so the body is its own validator
         response.add_etag()

@@ -79,7 +79,7 @@ def upgrade():
     sa.Column('kind', sa.String(length=64), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('build', sa.String(length=16), nullable=False),
-    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('body', sa.LargeBinary(), nullable=False),
     sa.Column('built_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['page_id'], ['pages.id'], name=op.f('fk_page_snapshots_page_id_pages'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('page_id', 'kind', name=op.f('pk_page_snapshots'))
