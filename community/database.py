@@ -23,6 +23,9 @@ def init_app(app: Flask) -> None:
     if engine.dialect.name == "postgresql":
         # First of all hooks: Flask-Login's session loader may query too.
         app.before_request_funcs.setdefault(None, []).insert(0, _read_without_a_transaction)
+        app.teardown_request(_forget_reading)
+        if not sa.event.contains(db.session, "do_orm_execute", _begin_reading):
+            sa.event.listen(db.session, "do_orm_execute", _begin_reading)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _configure_sqlite)
         # pysqlite's own transaction handling defers BEGIN and can deadlock two writers; issue
@@ -42,8 +45,36 @@ def _read_without_a_transaction() -> None:
     compares the whole database), so there is no transaction to lose; the exceptions are the GETs
     that protocols make write, which keep their transaction.
     """
-    if request.method in {"GET", "HEAD"} and request.endpoint not in WRITING_GETS:
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    # Lazily: the connection is taken (and pinged) at the first query, not before a view that
+    # makes none (static files, redirects, 304s). Set on every request, so that a session shared
+    # by two requests (a test's app context) never carries a GET's choice into a POST.
+    db.session.info[_READ_WITHOUT_A_TRANSACTION] = (
+        request.method in {"GET", "HEAD"} and request.endpoint not in WRITING_GETS
+    )
+
+
+def _forget_reading(_error: BaseException | None) -> None:
+    db.session.info.pop(_READ_WITHOUT_A_TRANSACTION, None)
+
+
+_READ_WITHOUT_A_TRANSACTION = "community.read_without_a_transaction"
+
+
+def connection() -> sa.Connection:
+    """The request's connection, for Core statements on a hot path (``session.execute`` finds
+    it by itself): in autocommit mode when the request reads without a transaction."""
+    session = db.session()
+    if session.info.pop(_READ_WITHOUT_A_TRANSACTION, False) and not session.in_transaction():
+        return session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session.connection()
+
+
+def _begin_reading(state: Any) -> None:
+    """Before the request's first statement through the session: take the connection in
+    autocommit mode if the request reads without a transaction."""
+    session = state.session
+    if session.info.pop(_READ_WITHOUT_A_TRANSACTION, False) and not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 # An identity provider sends the browser back with a GET that signs in (and may create the

@@ -30,7 +30,7 @@ from flask import current_app, request
 from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.wrappers import Response
 
-from community import ROOT
+from community import ROOT, database
 from community.db import utcnow
 from community.extensions import db
 from community.questions.models import Page, PageSnapshot
@@ -74,7 +74,7 @@ _LOOKUP = (
 def lookup(canonical_url: str, kind: str) -> Lookup:
     """The page's content version and, if current, its stored rendering: one query."""
     row = (
-        db.session.connection()
+        database.connection()
         .execute(_LOOKUP, {"url": canonical_url, "kind": kind, "build": build()})
         .first()
     )
