@@ -67,7 +67,12 @@ schema = schemathesis.openapi.from_dict(copy.deepcopy(openapi.document()))
 def test_the_api_keeps_to_its_document(case, app, world, token):
     # This test's app (a new one per test): for the case and for the probes some checks send.
     case.operation.app = case.operation.schema.app = app
-    case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
+    # Schemathesis asks for gzip like requests does, but its WSGI transport does not undo a
+    # content coding as an HTTP client would; the gzip answers are tested in test_snapshots.
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"},
+        checks=CHECKS,
+    )
 
 
 @pytest.mark.parametrize("bug", [InternalServerError, RuntimeError])
