@@ -48,13 +48,24 @@ def _read_without_a_transaction() -> None:
     # Lazily: the connection is taken (and pinged) at the first query, not before a view that
     # makes none (static files, redirects, 304s). Set on every request, so that a session shared
     # by two requests (a test's app context) never carries a GET's choice into a POST.
-    db.session.info[_READ_WITHOUT_A_TRANSACTION] = (
-        request.method in {"GET", "HEAD"} and request.endpoint not in WRITING_GETS
-    )
+    reads = request.method in {"GET", "HEAD"} and request.endpoint not in WRITING_GETS
+    if not reads:
+        _start_afresh()
+    db.session.info[_READ_WITHOUT_A_TRANSACTION] = reads
 
 
 def _forget_reading(_error: BaseException | None) -> None:
     db.session.info.pop(_READ_WITHOUT_A_TRANSACTION, None)
+
+
+def _start_afresh() -> None:
+    """A request that may write begins its own transaction. In service every request has a
+    session of its own; but a session that outlives a request (an app context kept open around
+    several, as tests do) may still hold the connection an earlier read took, in autocommit on
+    PostgreSQL or without the write lock on SQLite. End that first."""
+    session = db.session()
+    if session.in_transaction():
+        session.rollback()
 
 
 _READ_WITHOUT_A_TRANSACTION = "community.read_without_a_transaction"
@@ -109,4 +120,5 @@ def _writers_take_the_lock_first() -> None:
     once all succeed. Reads (GET) keep running alongside.
     """
     if request.method not in {"GET", "HEAD", "OPTIONS"}:
+        _start_afresh()
         db.session.connection(execution_options={SQLITE_IMMEDIATE: True})

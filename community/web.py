@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, flash, g, jsonify, redirect, render_template, request
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
@@ -201,6 +201,9 @@ def _csrf_error(error: CSRFError) -> Response | tuple[str, int]:
     The text is shown for copying rather than offered for a one-click resend, so a forged
     cross-site form cannot borrow our page to get itself submitted.
     """
+    # Start this reader's session with a token if they had none (a first-time visitor of a
+    # stored embed without script): going back then shows them a page that carries it.
+    generate_csrf()
     if wants_json():
         return problem(400, "CSRF token missing or invalid", error.description or "")
     kept = [

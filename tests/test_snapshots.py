@@ -21,13 +21,21 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from community.accounts import services as account_services
-from community.accounts.models import User
+from community.accounts.models import Role, User
 from community.extensions import db
 from community.moderation import bans
 from community.moderation import services as moderation
 from community.questions import services as question_services
 from community.questions import snapshots
-from community.questions.models import Page, PageSnapshot, Question, Reply, Team, Topic
+from community.questions.models import (
+    Page,
+    PageSnapshot,
+    Question,
+    Reply,
+    Team,
+    Topic,
+    question_pages,
+)
 
 DOC = "https://docs.example.com/docs/session-replay/setup"
 OTHER = "https://docs.example.com/docs/session-replay/other"
@@ -271,13 +279,15 @@ def test_a_new_build_never_serves_renderings_of_the_old_one(app, client, scene):
     assert build == "another-build-00"  # replaced, not added beside
 
 
-def test_the_build_changes_with_the_base_url(app):
-    with app.app_context():
-        own = snapshots.build()
-    other = Flask("other")
-    other.config["BASE_URL"] = "https://elsewhere.example.org"
-    with other.app_context():
-        assert snapshots.build() != own
+def test_the_build_changes_with_what_shows_in_a_page(app):
+    own = snapshots.compute_build(app)
+    assert app.extensions["page_snapshot_build"] == own  # taken when the app was made
+    for setting, value in (("BASE_URL", "https://elsewhere.example.org"), ("SITE_NAME", "Other")):
+        other = Flask("other")
+        other.config.update(BASE_URL=app.config["BASE_URL"], SITE_NAME=app.config["SITE_NAME"])
+        assert snapshots.compute_build(other) == own
+        other.config[setting] = value
+        assert snapshots.compute_build(other) != own
 
 
 def test_a_failure_to_store_still_answers_the_reader(app, client, scene, monkeypatch, caplog):
@@ -431,3 +441,75 @@ def test_a_rendering_that_touched_the_session_is_never_stored(
     with embed_app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(PageSnapshot)) == 0
     assert "was not for everyone" in caplog.text
+
+
+def test_a_page_stores_a_few_ways_of_opening_it_and_renders_the_rest(
+    embed_app, client, scene, count_queries
+):
+    """Titles are whatever a docs page says: made-up ones are served, never piled up."""
+    for n in range(snapshots.MAX_VARIANTS + 3):
+        page = embed(client, title=f"Made-up title {n}").get_data(as_text=True)
+        assert "How do I record?" in page
+    with embed_app.app_context():
+        stored = db.session.scalar(sa.select(sa.func.count()).select_from(PageSnapshot))
+    assert stored == snapshots.MAX_VARIANTS
+    with count_queries() as statements:
+        assert embed(client, title="Made-up title 0").status_code == 200
+    assert len(statements) == 1  # a stored one still answers from the store
+
+
+def test_a_first_post_without_script_keeps_the_text_and_the_next_try_has_a_token(
+    embed_app, client, scene
+):
+    """No script in the frame: the stored page's empty token fails once, with the text kept,
+    and starts the reader's session, so the page they go back to carries a token."""
+    page = embed(client).get_data(as_text=True)
+    assert 'name="csrf_token" value=""' in page
+    refused = client.post(
+        "/embed/ask?" + urlencode(EMBED_ARGS),
+        data={"csrf_token": "", "subject": "Typed before any script ran", "body": "Kept?"},
+    )
+    assert refused.status_code == 400
+    assert "Typed before any script ran" in refused.get_data(as_text=True)
+    again = embed(client).get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', again)
+    assert token, "the page after a refused post still has no token"
+
+
+def test_a_page_showing_a_question_from_another_page_follows_that_pages_title(app, client, scene):
+    """The API names each question's origin page; a question can be listed on more pages than
+    the one it was asked on (question_pages)."""
+    with app.app_context():
+        db.session.execute(
+            sa.insert(question_pages).values(
+                page_id=page_id(app, OTHER), question_id=scene.question
+            )
+        )
+        db.session.commit()
+    before = read(client, OTHER)
+    origin_titles = {q["page"]["title"] for q in before.get_json()["questions"]}
+    set_column(app, Page, page_id(app, DOC), title="Set up session replay")
+    after = read(client, OTHER, **{"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200
+    assert "Set up session replay" in {q["page"]["title"] for q in after.get_json()["questions"]}
+    assert "Set up session replay" not in origin_titles
+    assert after.get_json() == from_scratch(app, client, OTHER)
+
+
+def test_the_stored_embed_says_when_and_the_script_says_how_long_ago(embed_app, client, scene):
+    """A stored page cannot say "just now" for ever: it carries the exact time."""
+    page = embed(client).get_data(as_text=True)
+    assert "data-ago" in page and " ago<" not in page and "just now" not in page
+    assert re.search(r"<time datetime=\"[^\"]+Z\"[^>]*data-ago>\d{1,2} \w{3} \d{4}, ", page)
+
+
+def test_a_question_by_a_team_member_shows_their_team_in_the_embed(embed_app, client, make, scene):
+    """Staff bylines name the team: loaded with the page's questions (it raised before)."""
+    with embed_app.app_context():
+        team = db.session.scalar(sa.select(Topic.team_id).where(Topic.id == scene.topic))
+        team_name = db.session.get(Team, team).name
+    staff = make.user(name="Sam Staff", role=Role.TEAM)
+    set_column(embed_app, User, staff, team_id=team)
+    make.question(staff, "Announcing the new recorder", page_url=DOC)
+    page = embed(client).get_data(as_text=True)
+    assert "Announcing the new recorder" in page and f"Team · {team_name}" in page

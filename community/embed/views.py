@@ -144,6 +144,7 @@ def page(
             mimetype="text/html",
             cache_control="private, no-cache",  # revalidated each time: a 304 is one query
             shareable=lambda: not session.modified,
+            family="embed.",
         )
         response.vary.add("Cookie")  # signed in, the same URL shows the reader's own page
         return response
@@ -208,6 +209,7 @@ def _render_shared(context: EmbedContext, found: snapshots.Lookup) -> str:
     if threads.page is not None and threads.page.title:
         form.page_title.data = threads.page.title
     reply_forms = _reply_forms(threads.questions, shared=True)
+    g.shared_rendering = True  # times as dates, made relative by the script (_macros/posts.html)
     return render_template(
         "embed/page.html",
         threads=threads,

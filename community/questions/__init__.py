@@ -6,9 +6,10 @@ from community import signals
 
 
 def init_app(app: Flask) -> None:
-    from community.questions import drafts, views
+    from community.questions import drafts, snapshots, views
 
     app.register_blueprint(views.bp)
+    app.extensions["page_snapshot_build"] = snapshots.compute_build(app)
     app.jinja_env.globals["pending_draft"] = drafts.pending_draft
     signals.user_signed_in.connect(drafts.post_pending_draft, app)
     signals.email_verified.connect(_publish_held_posts, app)

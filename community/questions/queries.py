@@ -281,8 +281,9 @@ def page_threads(
         .join(question_pages, question_pages.c.question_id == Question.id)
         .where(question_pages.c.page_id == page.id, _visible_to(viewer, Question))
         .options(
-            joinedload(Question.author),
-            joinedload(Question.accepted_reply).joinedload(Reply.author),
+            # Staff bylines name their team (_macros/posts.html).
+            joinedload(Question.author).joinedload(User.team),
+            joinedload(Question.accepted_reply).joinedload(Reply.author).joinedload(User.team),
             # Joined in the same query: what the API shows of each question besides its text.
             joinedload(Question.topic),
             joinedload(Question.origin_page),

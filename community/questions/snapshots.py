@@ -24,9 +24,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from importlib import metadata
 
 import sqlalchemy as sa
-from flask import current_app, request
+from flask import Flask, current_app, request
 from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.wrappers import Response
 
@@ -84,6 +85,24 @@ def lookup(canonical_url: str, kind: str) -> Lookup:
     return Lookup(page_id, version, body if stored_version == version else None)
 
 
+# How many ways of opening one page (an embed's title, topic, theme, origin) are stored; the
+# others are rendered for each reader, so made-up query strings cannot fill the table.
+MAX_VARIANTS = 4
+
+
+def _room_for(found: Lookup, kind: str, family: str) -> bool:
+    others = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(PageSnapshot)
+        .where(
+            PageSnapshot.page_id == found.page_id,
+            PageSnapshot.kind.startswith(family, autoescape=True),
+            PageSnapshot.kind != kind,
+        )
+    )
+    return (others or 0) < MAX_VARIANTS
+
+
 def store(found: Lookup, kind: str, body: bytes) -> None:
     """Keep ``body`` (gzip) as the page's rendering at ``found.version``, unless a newer one
     is kept.
@@ -129,16 +148,18 @@ def serve(
     mimetype: str,
     cache_control: str,
     shareable: Callable[[], bool] = lambda: True,
+    family: str | None = None,
 ) -> Response:
     """Answer a public read of a page from its stored rendering, rendering it when out of date.
 
     ``render`` must produce what any anonymous visitor would get: nothing about the requester.
     It is given the lookup, whose ``page_id`` is None when there is no such page yet. A
     rendering is stored only if ``shareable()`` still says so afterwards (the embed checks that
-    rendering put nothing in the reader's session, such as a CSRF token).
+    rendering put nothing in the reader's session, such as a CSRF token). Kinds that share a
+    ``family`` prefix are variants of one page: at most ``MAX_VARIANTS`` of them are stored.
     """
     found = lookup(canonical_url, kind)
-    gzipped = "gzip" in request.accept_encodings
+    gzipped = request.accept_encodings["gzip"] > 0  # "gzip;q=0" refuses it
     etag = found.etag(gzipped)
     if etag is not None and request.if_none_match.contains(etag):
         response = Response(status=304)
@@ -146,10 +167,10 @@ def serve(
         body = found.body
         if body is None:
             body = gzip.compress(render(found).encode(), compresslevel=6, mtime=0)
-            if shareable():
-                store(found, kind, body)
-            else:
+            if not shareable():
                 log.error("page %s: its %s rendering was not for everyone", found.page_id, kind)
+            elif found.page_id is not None and (family is None or _room_for(found, kind, family)):
+                store(found, kind, body)
         if gzipped:  # what browsers ask for: sent as stored
             response = Response(body, mimetype=mimetype)
             response.headers["Content-Encoding"] = "gzip"
@@ -165,13 +186,28 @@ def serve(
 
 
 def build() -> str:
-    """This app's rendering build: the code and templates it runs, and its BASE_URL."""
+    """This app's rendering build (see ``compute_build``), fixed when the app was created."""
     found = current_app.extensions.get("page_snapshot_build")
     if found is None:
-        digest = hashlib.sha256(_source_fingerprint().encode())
-        digest.update(current_app.config["BASE_URL"].encode())
-        found = current_app.extensions["page_snapshot_build"] = digest.hexdigest()[:16]
+        found = current_app.extensions["page_snapshot_build"] = compute_build(current_app)
     return found
+
+
+# Libraries whose upgrade can change what a stored page holds (markup of forms, escaping, JSON).
+_RENDERING_PACKAGES = ("flask", "werkzeug", "jinja2", "markupsafe", "wtforms", "flask-wtf")
+
+
+def compute_build(app: Flask) -> str:
+    """A digest of what a stored rendering depends on besides the data: the app's modules and
+    templates, the versions of the libraries that render, and the settings that show (the site's
+    name, its base URL). Taken once, when the app is created: a worker of the old code never
+    labels its renderings with the new code's build during a deploy."""
+    digest = hashlib.sha256(_source_fingerprint().encode())
+    for package in _RENDERING_PACKAGES:
+        digest.update(f"{package}={metadata.version(package)};".encode())
+    for setting in ("BASE_URL", "SITE_NAME"):
+        digest.update(f"{setting}={app.config.get(setting)};".encode())
+    return digest.hexdigest()[:16]
 
 
 @cache

@@ -29,6 +29,10 @@ _PAGES_OF_AUTHOR = (
     " UNION SELECT qp.page_id FROM question_pages qp JOIN replies r"
     " ON r.question_id = qp.question_id WHERE r.author_id = {id}"
 )
+_PAGES_OF_ORIGIN = (
+    "SELECT qp.page_id FROM question_pages qp JOIN questions q ON q.id = qp.question_id"
+    " WHERE q.origin_page_id = {id}"
+)
 _PAGES_OF_TOPIC = (
     "SELECT qp.page_id FROM question_pages qp JOIN questions q ON q.id = qp.question_id"
     " WHERE q.topic_id = {id} UNION SELECT id FROM pages WHERE topic_id = {id}"
@@ -64,10 +68,12 @@ TRIGGERS = [
      [_PAGES_OF_TOPIC.format(id="NEW.id")]),
     ("teams_page_version", "teams", "UPDATE OF name", "OLD.name IS DISTINCT FROM NEW.name",
      [_PAGES_OF_TEAM.format(id="NEW.id")]),
+    # The page itself, and every page showing a question asked on it (the API names each
+    # question's origin page with its title).
     ("pages_page_version", "pages", "UPDATE OF url, title, topic_id",
      "OLD.url IS DISTINCT FROM NEW.url OR OLD.title IS DISTINCT FROM NEW.title"
      " OR OLD.topic_id IS DISTINCT FROM NEW.topic_id",
-     ["SELECT NEW.id"]),
+     ["SELECT NEW.id", _PAGES_OF_ORIGIN.format(id="NEW.id")]),
 ]
 
 

@@ -27,6 +27,33 @@
   tell({ type: "community:ready" });
   reportHeight();
 
+  // A page stored for every visitor says when things happened; say how long ago, as the
+  // server does for a page rendered for one reader (templating.time_ago).
+  var UNITS = [
+    ["year", 365 * 86400],
+    ["month", 30 * 86400],
+    ["week", 7 * 86400],
+    ["day", 86400],
+    ["hour", 3600],
+    ["minute", 60],
+  ];
+  function ago(seconds) {
+    if (seconds < 45) return "just now";
+    for (var i = 0; i < UNITS.length; i++) {
+      if (seconds >= UNITS[i][1]) {
+        var count = Math.floor(seconds / UNITS[i][1]);
+        return count + " " + UNITS[i][0] + (count !== 1 ? "s" : "") + " ago";
+      }
+    }
+    return "1 minute ago";
+  }
+  document.querySelectorAll("time[data-ago]").forEach(function (element) {
+    var moment = Date.parse(element.getAttribute("datetime"));
+    if (isNaN(moment)) return;
+    var seconds = Math.max(0, Math.floor((Date.now() - moment) / 1000));
+    element.textContent = (element.getAttribute("data-prefix") || "") + ago(seconds);
+  });
+
   // After an action we come back to "#question-N": open it and bring it into the reader's view.
   if (location.hash) {
     var target = document.getElementById(location.hash.slice(1));
@@ -141,7 +168,7 @@
         reportHeight();
       })
       .catch(function () {
-        form.submit();
+        form.requestSubmit(button); // the server's preview, not a post
       });
   });
 
