@@ -33,7 +33,6 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import platform
 import resource
 import secrets
 import shutil
@@ -55,6 +54,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 from unittest import mock
+
+from bench import report
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -1092,30 +1093,6 @@ def summary(
     return "\n".join(lines)
 
 
-def _revision() -> str:
-    """The commit measured, and whether the working tree differs from it."""
-    git = shutil.which("git")
-    if git is None:
-        return "an unknown revision (no git)"
-    commit = subprocess.run(  # noqa: S603 -- git, fixed arguments
-        [git, "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
-    ).stdout.strip()
-    dirty = subprocess.run(  # noqa: S603 -- git, fixed arguments
-        [git, "status", "--porcelain", "--", "community", "migrations", "templates"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    return f"commit {commit or '?'}" + (" with uncommitted changes to the app" if dirty else "")
-
-
-def _load() -> str:
-    """Other work on the machine skews every number here; say how busy it was."""
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
-
-
 def _counts(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part.strip()]
 
@@ -1187,14 +1164,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    import sqlalchemy as sa
 
-    print(
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, SQLAlchemy "
-        f"{sa.__version__}, {platform.platform()}; {_load()}",
-        flush=True,
-    )
-    print(f"community at {_revision()}", flush=True)
+    print(report.machine(), flush=True)
+    print(f"community at {report.revision()}", flush=True)
     started = time.perf_counter()
     drains: list[DrainResult] = []
     latencies: list[LatencyResult] = []
@@ -1225,7 +1197,7 @@ def main(argv: list[str] | None = None) -> int:
         resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
     )
     print(
-        f"\ntotal {time.perf_counter() - started:.0f} s; {_load()}; largest process "
+        f"\ntotal {time.perf_counter() - started:.0f} s; {report.load()}; largest process "
         f"{peak / 1024:.0f} MB"
     )
     return 1 if failed else 0

@@ -32,7 +32,6 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import random
 import secrets
 import shutil
@@ -54,7 +53,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from bench import seed_sql
+from bench import report, seed_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -660,7 +659,7 @@ def measure(
 ) -> Measurement:
     if args.warmup > 0:
         run_wrk(server, paths_file, args, args.warmup, database)
-    load = _load()
+    load = report.load()
     result, cpu, busy = run_wrk(server, paths_file, args, args.duration, database)
     measurement = Measurement(
         route=route,
@@ -1034,28 +1033,6 @@ def summarise(
     return outcome
 
 
-def _revision() -> str:
-    git = shutil.which("git")
-    if git is None:
-        return "an unknown revision (no git)"
-    commit = subprocess.run(  # noqa: S603 -- git, fixed arguments
-        [git, "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
-    ).stdout.strip()
-    dirty = subprocess.run(  # noqa: S603 -- git, fixed arguments
-        [git, "status", "--porcelain", "--", "community", "migrations", "templates"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    return f"commit {commit or '?'}" + (" with uncommitted changes to the app" if dirty else "")
-
-
-def _load() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
-
-
 # -- the whole run ------------------------------------------------------------------------------
 
 
@@ -1206,14 +1183,9 @@ def main(argv: list[str] | None = None) -> int:
     wrk_binary()
     if importlib.util.find_spec("gunicorn") is None:
         raise SystemExit("gunicorn is not installed: .venv/bin/pip install -e '.[bench]'")
-    import sqlalchemy as sa
 
-    print(
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, SQLAlchemy "
-        f"{sa.__version__}, {platform.platform()}; {_load()}",
-        flush=True,
-    )
-    print(f"community at {_revision()}", flush=True)
+    print(report.machine(), flush=True)
+    print(f"community at {report.revision()}", flush=True)
     size = SeedSize(args.questions, args.pages, args.users, args.hot_pages, args.hot_share)
     extra = dict(item.split("=", 1) for item in args.env)
     env = app_env(database, extra)
@@ -1327,7 +1299,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(breakdown_lines))
     for plan in plans:
         print("\n" + plan)
-    print(f"\ntotal {time.perf_counter() - started:.0f} s; {_load()}")
+    print(f"\ntotal {time.perf_counter() - started:.0f} s; {report.load()}")
     if outcome.missed:
         print("MISSED: " + "; ".join(outcome.missed))
     return 1 if failed else 0

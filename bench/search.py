@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import secrets
 import statistics
@@ -44,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import report
 from community.search.schema import SEARCH_INDEXES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -549,28 +549,6 @@ def explain(app, text: str) -> str:
 # -- the report -----------------------------------------------------------------------------------
 
 
-def _load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
-
-
-def _revision() -> str:
-    import shutil
-
-    git = shutil.which("git") or "git"
-    commit = subprocess.run(  # noqa: S603 -- git, fixed arguments
-        [git, "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
-    ).stdout.strip()
-    dirty = subprocess.run(  # noqa: S603 -- git, fixed arguments
-        [git, "status", "--porcelain", "--", "community", "migrations"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    return f"commit {commit or '?'}" + (" with uncommitted changes to the app" if dirty else "")
-
-
 CHECKS = {
     "Search": "pasted subjects found first",
     "Similar questions": "typed-again subjects suggest their question",
@@ -638,12 +616,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import sqlalchemy as sa
 
-    print(
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, SQLAlchemy "
-        f"{sa.__version__}, {platform.platform()}; {_load()}",
-        flush=True,
-    )
-    print(f"community at {_revision()}", flush=True)
+    print(report.machine(), flush=True)
+    print(f"community at {report.revision()}", flush=True)
     started = time.perf_counter()
     rng = random.Random(args.seed)  # noqa: S311 -- a repeatable workload, not a secret
     problems = []
@@ -689,12 +663,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.explain:
             for search in [*searches[:3], Search("replay")]:
                 print(f"\nEXPLAIN {search.text!r}:\n{explain(app, search.text)}", flush=True)
-        load_before = _load()
+        load_before = report.load()
         timings = [
             time_searches(app, searches, args.warmup),
             time_lookups(app, lookups, args.warmup),
         ]
-        load_after = _load()
+        load_after = report.load()
         posted_ms, found = post_and_find(app)
         if not found:
             problems.append("a question posted through the service was not found at once")
@@ -704,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
     missed = [t.name for t in timings if not t.passed(args.target_ms)]
     for problem in problems:
         print(f"\nPROBLEM: {problem}")
-    print(f"\ntotal {time.perf_counter() - started:.0f} s; {_load()}")
+    print(f"\ntotal {time.perf_counter() - started:.0f} s; {report.load()}")
     return 1 if missed or problems else 0
 
 
