@@ -67,4 +67,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     hero.init_app(app)
     api.init_app(app)
     demo.init_app(app)
+    # In front of the app, with every route known; the proxy fix goes outermost, so the cache
+    # sees the client's scheme and host as the app does.
+    from community.questions import page_cache
+
+    page_cache.init_app(app)
+    web.trust_proxies(app)
     return app

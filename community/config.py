@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     # means any http(s) page (fine for a demo; name your docs sites in production).
     "PAGE_ALLOWED_ORIGINS": [],
     "QUESTIONS_PER_PAGE": 20,
+    # Memory per worker process for the public page reads every docs page makes (the JSON
+    # read and a first-time visitor's embed), answered in front of the app and dropped when the
+    # database announces that the page changed (community/questions/page_cache.py). 0: off.
+    "PAGE_CACHE_MB": 64,
     # How many reverse proxies (load balancer, nginx) sit in front of the app and set
     # X-Forwarded-For/-Proto/-Host. 0 trusts none of those headers.
     "PROXY_COUNT": 0,
@@ -207,6 +211,9 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError("PROXY_COUNT must be the number of proxies in front of the app (0-5).")
     if config.get("EMBED_SESSION_COOKIE_NAME") == config.get("SESSION_COOKIE_NAME", "session"):
         raise ConfigError("EMBED_SESSION_COOKIE_NAME must differ from SESSION_COOKIE_NAME.")
+    cache = config.get("PAGE_CACHE_MB")
+    if isinstance(cache, bool) or not isinstance(cache, int | float) or not 0 <= cache <= 65536:
+        raise ConfigError("PAGE_CACHE_MB must be the megabytes per worker (0 turns it off).")
     per_page = config.get("QUESTIONS_PER_PAGE")
     if not isinstance(per_page, int) or not 1 <= per_page <= 100:
         raise ConfigError("QUESTIONS_PER_PAGE must be a whole number from 1 to 100.")

@@ -35,13 +35,6 @@ WRITTEN_FIELDS = ("subject", "body", "name", "reason")
 def init_app(app: Flask) -> None:
     # Before the blueprints add their rules, so every ``<int:...>`` in a URL is a row id.
     app.url_map.converters["int"] = RowIdConverter
-    proxies = app.config["PROXY_COUNT"]
-    if proxies:
-        # Trust exactly this many proxies for the client address, scheme and host, so that
-        # https is seen as https (Secure cookies, HSTS) and rate limits key on the real client.
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
-        )
     app.before_request(_refuse_nul_characters)
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)
@@ -56,6 +49,17 @@ class RowIdConverter(IntegerConverter):
         kwargs.setdefault("min", 1)  # ids start at 1: /questions/0 is not a route either
         kwargs.setdefault("max", MAX_ID)
         super().__init__(url_map, *args, **kwargs)
+
+
+def trust_proxies(app: Flask) -> None:
+    """Trust exactly ``PROXY_COUNT`` proxies for the client address, scheme and host, so that
+    https is seen as https (Secure cookies, HSTS) and rate limits key on the real client. The
+    outermost layer: called last, after every other middleware is in place."""
+    proxies = app.config["PROXY_COUNT"]
+    if proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
 
 
 def _refuse_nul_characters() -> None:

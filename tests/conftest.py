@@ -26,6 +26,7 @@ from community import create_app
 from community.accounts import services as account_services
 from community.accounts.models import Role, User
 from community.extensions import db
+from community.questions import page_cache
 from community.questions import services as question_services
 from community.questions.models import Question, Reply, Team, Topic, TopicPageRule
 
@@ -74,6 +75,8 @@ def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "REQUIRE_MODERATOR_2FA": False,  # the two-factor tests turn it on
         "RATELIMIT_ENABLED": False,  # the rate-limit tests turn it on
+        # Off, so each test sees the app itself; tests/test_page_cache.py turns it on.
+        "PAGE_CACHE_MB": 0,
     }
     config.update(overrides)
     return config
@@ -102,6 +105,9 @@ def app_config() -> dict[str, Any]:
 def app(_schema: None, database_url: str, app_config: dict[str, Any]) -> Iterator[Flask]:
     app = create_app(base_config(database_url, **app_config))
     yield app
+    cache = page_cache.of(app)
+    if cache is not None and cache.watcher is not None:
+        cache.watcher.stop()  # the listening thread ends within a heartbeat
     with app.app_context():
         _empty_tables()
         db.engine.dispose()

@@ -25,8 +25,8 @@ from community.accounts.models import Role, User
 from community.extensions import db
 from community.moderation import bans
 from community.moderation import services as moderation
+from community.questions import page_cache, snapshots
 from community.questions import services as question_services
-from community.questions import snapshots
 from community.questions.models import (
     Page,
     PageSnapshot,
@@ -191,6 +191,30 @@ def test_a_write_that_changes_the_page_replaces_its_stored_rendering(
 
     after = read(client, **{"If-None-Match": before.headers["ETag"]})
     assert after.status_code == 200  # the old ETag no longer matches
+    assert after.headers["ETag"] != before.headers["ETag"]
+    assert after.get_json() != before.get_json()
+    assert after.get_json() == from_scratch(app, client)
+
+
+@pytest.mark.parametrize("app_config", [{"PAGE_CACHE_MB": 4}], ids=["page cache on"])
+@pytest.mark.parametrize("write", WRITES)
+def test_a_write_that_changes_the_page_reaches_the_page_cache_in_front(
+    app, client, make, scene, write, app_config
+):
+    """The same writes, with the cache in front of the app (``questions.page_cache``): a read
+    after the write's commit has been announced is the new page, not the one kept in memory."""
+    cache = page_cache.of(app)
+    cache.watcher.settle()
+    for _ in range(3):  # until kept (on SQLite, storing the rendering empties it once)
+        before = read(client)
+        if cache.stats()["entries"]:
+            break
+    assert read(client).get_data() == before.get_data() and cache.counts["hits"] == 1
+
+    WRITES[write](app, make, scene)
+    cache.watcher.settle()
+
+    after = read(client)
     assert after.headers["ETag"] != before.headers["ETag"]
     assert after.get_json() != before.get_json()
     assert after.get_json() == from_scratch(app, client)

@@ -34,6 +34,7 @@ from werkzeug.wrappers import Response
 from community import ROOT, database
 from community.db import utcnow
 from community.extensions import db
+from community.questions import page_cache
 from community.questions.models import Page, PageSnapshot
 
 log = logging.getLogger(__name__)
@@ -169,8 +170,12 @@ def serve(
             body = gzip.compress(render(found).encode(), compresslevel=6, mtime=0)
             if not shareable():
                 log.error("page %s: its %s rendering was not for everyone", found.page_id, kind)
-            elif found.page_id is not None and (family is None or _room_for(found, kind, family)):
-                store(found, kind, body)
+            else:
+                page_cache.mark(found.page_id)
+                if found.page_id is not None and (family is None or _room_for(found, kind, family)):
+                    store(found, kind, body)
+        else:
+            page_cache.mark(found.page_id)
         if gzipped:  # what browsers ask for: sent as stored
             response = Response(body, mimetype=mimetype)
             response.headers["Content-Encoding"] = "gzip"
