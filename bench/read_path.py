@@ -20,6 +20,14 @@ median round counts. The summary gives requests/s, p50/p90/p99, the ratio to bar
 milliseconds per request spent by gunicorn, PostgreSQL and wrk. The exit status is 1 when a
 route misses its target (a ratio or p99 under 50 ms) or any request failed.
 
+The app runs as configured in production, page cache included (``questions/page_cache.py``,
+one per worker, sized by ``--page-cache-mb``). Before the load, the store of renderings is
+filled for every visited page, and then each worker's page cache is warmed: the visited pages
+are read at random until every worker has most likely read each of them and the throughput has
+stopped rising. ``--page-cache off`` measures the app answering from its stored renderings
+alone, ``--store empty`` the app rendering every request, and ``--writes N`` changes N
+questions a second on the visited pages during the load (each one renders its pages again).
+
 ``--profile`` samples the app's workers with py-spy under load and sorts the time into SQL,
 ORM, templates, forms, session and so on; ``--breakdown`` times requests one at a time in
 process (SQL time per request, statements per request); ``--explain`` prints PostgreSQL's plans
@@ -41,6 +49,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -555,6 +564,7 @@ class Measurement:
     cpu_ms: dict[str, float]  # per request: app, postgres, wrk, other
     machine_busy: float  # share of both CPUs busy, everything included
     load: str
+    writes: int = 0  # questions changed on visited pages during the measured run
 
     @property
     def rps(self) -> float:
@@ -657,10 +667,13 @@ def measure(
     round_number: int,
     database: Database | None,
 ) -> Measurement:
-    if args.warmup > 0:
-        run_wrk(server, paths_file, args, args.warmup, database)
+    writes = args.writes if database is not None else 0  # the app's routes only
+    with writing(database, args.write_ids, writes):
+        if args.warmup > 0:
+            run_wrk(server, paths_file, args, args.warmup, database)
     load = report.load()
-    result, cpu, busy = run_wrk(server, paths_file, args, args.duration, database)
+    with writing(database, args.write_ids, writes) as written:
+        result, cpu, busy = run_wrk(server, paths_file, args, args.duration, database)
     measurement = Measurement(
         route=route,
         settings=str(settings),
@@ -673,6 +686,7 @@ def measure(
         cpu_ms=cpu,
         machine_busy=busy,
         load=load,
+        writes=written["writes"],
     )
     print(
         f"  {route} ({settings}, round {round_number}): {measurement.rps:,.0f} req/s, "
@@ -680,10 +694,59 @@ def measure(
         f"{measurement.bytes / max(1, measurement.requests) / 1024:.1f} KiB/response; CPU ms/req "
         + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
         + f"; machine {busy:.0%} busy; {load}"
+        + (f"; {measurement.writes / measurement.seconds:.1f} writes/s" if writes else "")
         + (f"; FAILED: {measurement.errors}" if measurement.errors else ""),
         flush=True,
     )
     return measurement
+
+
+@contextmanager
+def writing(database: Database | None, question_ids: list[int], per_second: float):
+    """While the load runs, change random questions of the visited pages ``per_second`` times
+    a second, as people replying would: each change raises its pages' content versions, so
+    their stored renderings go out of date and every worker's page cache drops them."""
+    done = {"writes": 0}
+    if not per_second or database is None or not question_ids:
+        yield done
+        return
+    stop = threading.Event()
+
+    def loop() -> None:
+        choose = random.Random(WRITES_SEED).choice  # noqa: S311 (a sample)
+        with database.connect() as connection:
+            due = time.monotonic()
+            while not stop.is_set():
+                connection.execute(
+                    "UPDATE questions SET last_activity_at = last_activity_at WHERE id = %s",
+                    (choose(question_ids),),
+                )
+                done["writes"] += 1
+                due += 1 / per_second
+                stop.wait(max(0.0, due - time.monotonic()))
+
+    thread = threading.Thread(target=loop, name="writes", daemon=True)
+    thread.start()
+    try:
+        yield done
+    finally:
+        stop.set()
+        thread.join()
+
+
+WRITES_SEED = 20261127
+
+
+def questions_on(database: Database, urls: list[str]) -> list[int]:
+    with database.connect() as connection:
+        return [
+            row[0]
+            for row in connection.execute(
+                "SELECT qp.question_id FROM question_pages qp JOIN pages p ON p.id = qp.page_id"
+                " WHERE p.url = ANY(%s)",
+                (urls,),
+            )
+        ]
 
 
 def write_paths(workdir: Path, name: str, template: str, urls: list[str]) -> Path:
@@ -727,6 +790,44 @@ def prepare_store(
         notes[route.name] = f"{len(paths):,} pages in {seconds:.0f} s"
         print(f"  store filled for {route.name}: {notes[route.name]}", flush=True)
     return notes
+
+
+WARM_CHUNK_SECONDS = 5
+WARM_MAX_SECONDS = 180
+# Reads per (worker, page) before the caches count as warm: a request goes to whichever worker
+# accepts it, so after k reads per pair about 1 - e^-k of the pairs have been read (99.3 % at 5).
+WARM_READS_PER_SLOT = 5
+
+
+def warm_page_caches(
+    name: str,
+    server: Server,
+    paths_file: Path,
+    args: argparse.Namespace,
+    database: Database,
+    workers: int,
+    pages: int,
+) -> str:
+    """Each gunicorn worker keeps its own page cache, filled by the requests it happens to
+    accept: read the visited pages at random, as the load does, until every worker has most
+    likely read every page (``WARM_READS_PER_SLOT``) and the throughput has stopped rising."""
+    rates: list[float] = []
+    postgres: list[float] = []
+    sent = 0
+    target = WARM_READS_PER_SLOT * workers * pages
+    while len(rates) * WARM_CHUNK_SECONDS < WARM_MAX_SECONDS:
+        result, cpu, _busy = run_wrk(server, paths_file, args, WARM_CHUNK_SECONDS, database)
+        sent += result["requests"]
+        rates.append(result["requests"] / (result["duration_us"] / 1e6))
+        postgres.append(cpu["postgres"])
+        if sent >= target and abs(rates[-1] - rates[-2]) <= 0.03 * rates[-2]:
+            break
+    note = (
+        f"{sent:,} reads in {len(rates) * WARM_CHUNK_SECONDS} s, req/s {rates[0]:,.0f} → "
+        f"{rates[-1]:,.0f}, PostgreSQL CPU {postgres[0]:.3f} → {postgres[-1]:.3f} ms/req"
+    )
+    print(f"  page caches warmed for {name}: {note}", flush=True)
+    return note
 
 
 def check_routes(
@@ -1108,6 +1209,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "steady state), empty (every request renders), or as the last run left them",
     )
     parser.add_argument(
+        "--page-cache",
+        choices=("on", "off"),
+        default="on",
+        help="the app's in-process page cache (PAGE_CACHE_MB, on by default in the app); "
+        "--store empty turns it off, since every request is then to render",
+    )
+    parser.add_argument(
+        "--writes",
+        type=float,
+        default=0,
+        help="questions changed per second on the visited pages while the app's routes are "
+        "loaded (each one renders its pages again and empties them from the page caches)",
+    )
+    parser.add_argument(
+        "--page-cache-mb",
+        type=int,
+        default=128,
+        help="PAGE_CACHE_MB for the app: enough per worker for every route's visited pages "
+        "(10,000 pages take about 45 MB as JSON and 60 MB as embeds)",
+    )
+    parser.add_argument(
         "--accept-encoding",
         default="gzip, deflate, br, zstd",
         help="the Accept-Encoding wrk sends, as browsers do ('' for none, as curl does)",
@@ -1188,6 +1310,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"community at {report.revision()}", flush=True)
     size = SeedSize(args.questions, args.pages, args.users, args.hot_pages, args.hot_share)
     extra = dict(item.split("=", 1) for item in args.env)
+    if args.store == "empty" and args.page_cache == "on":
+        args.page_cache = "off"
+        print("--store empty: the page cache is off too (every request renders)", flush=True)
+    extra.setdefault(
+        "COMMUNITY_PAGE_CACHE_MB", str(args.page_cache_mb if args.page_cache == "on" else 0)
+    )
     env = app_env(database, extra)
     started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="bench-read-path-"))
@@ -1210,7 +1338,9 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         paths = {r.name: write_paths(workdir, r.name, r.template, visited) for r in routes}
+        args.write_ids = questions_on(database, visited) if args.writes else []
         hot_notes: dict[str, str] = {}
+        warm_notes: dict[str, str] = {}
         for setting in [] if args.no_load else args.servers:
             print(f"\n== gunicorn {setting}", flush=True)
             with (
@@ -1219,6 +1349,17 @@ def main(argv: list[str] | None = None) -> int:
             ):
                 hot_notes = check_routes(app_server, routes, urls, hottest)
                 prepare_store(args.store, app_server, routes, visited, database)
+                if args.store != "empty" and args.page_cache == "on":
+                    for route in routes:
+                        warm_notes[route.name] = warm_page_caches(
+                            route.name,
+                            app_server,
+                            paths[route.name],
+                            args,
+                            database,
+                            setting.workers,
+                            len(visited),
+                        )
                 for round_number in range(1, args.rounds + 1):
                     measurements.append(
                         measure("bare", bare, bare_paths, args, setting, round_number, None)
@@ -1278,8 +1419,15 @@ def main(argv: list[str] | None = None) -> int:
         f"wrk: {args.connections} connections, {args.wrk_threads} threads, {args.warmup:g} s "
         f"warm-up then {args.duration:g} s per route, {args.rounds} round(s); random pages "
         f"from {min(args.visited or len(urls), len(urls)):,} of the {len(urls):,}; "
-        f"Accept-Encoding: {args.accept_encoding or '(none)'}; stored renderings: {args.store}."
+        f"Accept-Encoding: {args.accept_encoding or '(none)'}; stored renderings: {args.store}; "
+        f"writes: {args.writes:g}/s; page cache: {args.page_cache}"
+        + (f" ({args.page_cache_mb} MB per worker)." if args.page_cache == "on" else ".")
     )
+    if warm_notes:
+        print(
+            "Page caches warmed (each worker keeps its own): "
+            + "; ".join(f"{name} {note}" for name, note in warm_notes.items())
+        )
     print(
         "The page with the most questions, one request after the warm-up: "
         + "; ".join(f"{name} {note}" for name, note in hot_notes.items())
