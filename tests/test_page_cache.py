@@ -210,9 +210,9 @@ def test_losing_the_source_of_changes_turns_the_cache_off_and_empties_it(
             ended = db.session.scalar(
                 sa.text(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                    " AND query IN ('LISTEN community_pages', 'SELECT 1')"
-                )
+                    " WHERE datname = current_database() AND application_name = :name"
+                ),
+                {"name": page_cache.LISTENER_NAME},
             )
         assert ended >= 1
         deadline = time.monotonic() + 3
@@ -228,15 +228,40 @@ def test_losing_the_source_of_changes_turns_the_cache_off_and_empties_it(
     assert cache.counts["hits"] == 2
 
 
-def test_a_listener_whose_heartbeat_goes_unanswered_stands_aside():
-    import os
-
-    watcher = page_cache.PostgresWatcher(page_cache.PageCache(None, [], 1), connect=None)
-    watcher._pid, watcher._listening = os.getpid(), True
-    watcher._confirmed_at = time.monotonic()
-    assert watcher.ready()
-    watcher._confirmed_at -= 2 * page_cache.HEARTBEAT_SECONDS + 1.5  # a connection gone silent
+def test_a_listener_that_stops_hearing_its_own_heartbeat_stands_aside(
+    app, client, cache, question, dialect
+):
+    """A connection that answers queries but no longer delivers notifications (a dead link, a
+    pooler that moved the LISTEN elsewhere) must turn the cache off, not leave it stale."""
+    if dialect != "postgresql":
+        pytest.skip("SQLite's watcher asks the file on every read: there is no connection")
+    watcher = cache.watcher
+    watcher.heartbeat = 0.2
+    heard = watcher._heard
+    watcher._heard = lambda payload: None if payload.startswith("beat:") else heard(payload)
+    deadline = time.monotonic() + 5
+    while watcher.ready() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not watcher.ready()
+    cached_before = cache.counts["hits"]
+    api(client), api(client)
+    assert cache.counts["hits"] == cached_before
+    watcher._heard = heard
+    watcher.settle()
+    cached(api, client), api(client)
+    assert cache.counts["hits"] == cached_before + 1
+
+
+def test_a_truncate_empties_every_cache(app, client, cache, question, dialect):
+    if dialect != "postgresql":
+        pytest.skip("on SQLite any commit empties the cache (test_a_commit_by_another_process)")
+    cached(api, client)
+    with app.app_context():
+        db.session.execute(sa.text("TRUNCATE replies CASCADE"))  # and the questions
+        db.session.commit()
+    cache.watcher.settle()
+    assert cache.stats()["entries"] == 0
+    assert api(client).get_json()["questions"] == []
 
 
 def test_a_commit_by_another_process_is_seen(app, client, cache, question, database_url):
@@ -361,6 +386,46 @@ def test_forgetting_old_invalidations_cannot_let_a_stale_answer_in(monkeypatch):
     cache.app = changes_meanwhile
     call(cache, "page=1")
     assert cache.stats()["entries"] == 0
+
+
+def test_the_mount_point_is_part_of_the_address():
+    """Links are built under SCRIPT_NAME (which gunicorn takes from a request header): a page
+    rendered under someone's made-up prefix is never given to anyone else."""
+    inner, calls = stand_in()
+    cache = page_cache.PageCache(inner, ["/read"], max_bytes=1_000_000)
+    cache.watcher = Always()
+    call(cache, "page=1"), call(cache, "page=1", SCRIPT_NAME="//evil.example")
+    assert len(calls) == 2
+
+
+def test_the_date_is_the_servers_and_never_replayed():
+    inner, _calls = stand_in(headers=[("Date", "Thu, 01 Jan 2026 00:00:00 GMT")])
+    cache = page_cache.PageCache(inner, ["/read"], max_bytes=1_000_000)
+    cache.watcher = Always()
+    call(cache, "page=1")
+    (entry,) = cache._entries.values()
+    assert [name for name, _ in entry.headers] == ["Content-Type"]
+
+
+def test_other_conditions_and_ranges_go_to_the_app():
+    inner, calls = stand_in()
+    cache = page_cache.PageCache(inner, ["/read"], max_bytes=1_000_000)
+    cache.watcher = Always()
+    call(cache, "page=1")
+    for header in ("HTTP_IF_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_RANGE"):
+        call(cache, "page=1", **{header: "x"})
+    assert len(calls) == 4
+
+
+def test_made_up_spellings_of_one_page_push_out_its_own_oldest():
+    inner, calls = stand_in(tag=7)
+    cache = page_cache.PageCache(inner, ["/read"], max_bytes=10_000_000)
+    cache.watcher = Always()
+    for n in range(page_cache._MAX_PER_PAGE + 5):
+        call(cache, f"url=https://docs.example.com/page&junk={n}")
+    assert cache.stats()["entries"] == page_cache._MAX_PER_PAGE
+    call(cache, "url=https://docs.example.com/page&junk=0")  # the oldest went first
+    assert calls.count("url=https://docs.example.com/page&junk=0") == 2
 
 
 @pytest.mark.parametrize("value", [-1, "a lot", True, 10**6])

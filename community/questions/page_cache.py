@@ -6,11 +6,12 @@ database round trip and a trip through Flask. This WSGI layer keeps, in each wor
 responses the app marked as shareable, and answers a repeated request for them without entering
 Flask or the database at all.
 
-What may be answered from here: a GET with no Cookie and no Authorization header, for one of the
-cached routes, whose exact URL (scheme, host, path, query string) and choice of gzip were
-answered 200 before with a response the app marked (``mark``). Everything else goes to the app.
-A cached response carries exactly the headers the app sent; a matching If-None-Match gets the
-304 the app would have sent.
+What may be answered from here: a GET with no Cookie, no Authorization and no condition but
+If-None-Match, for one of the cached routes, whose exact URL (scheme, host, mount point, path,
+query string) and choice of gzip were answered 200 before with a response the app marked
+(``mark``). Everything else goes to the app. A cached response carries the headers the app sent
+(less ``Date``, which the server adds to each); a matching If-None-Match gets the 304 the app
+would have sent.
 
 Current, because the database says when a page changes:
 
@@ -20,8 +21,10 @@ Current, because the database says when a page changes:
   which drops the responses for pages that did not exist. While the listener is not connected
   (starting, or the connection lost and not yet taken again), nothing is answered from here,
   and everything is dropped when it reconnects: notifications missed meanwhile cannot leave
-  anything stale. The connection is checked every ``HEARTBEAT_SECONDS``; an unanswered check
-  turns the cache off within a few seconds even when the network drops packets silently.
+  anything stale. Every ``HEARTBEAT_SECONDS`` the listener notifies itself and waits to hear
+  it back: a connection that stops delivering (a dead network, or a pooler in transaction mode
+  that ran the LISTEN on a connection it has since handed to someone else) turns the cache off
+  within a few seconds. The listener needs a direct or session-mode connection.
 - on SQLite, ``PRAGMA data_version`` on a connection of the cache's own tells, for the price of
   a function call, whether any other connection (any process) committed since it last asked; if
   so, everything is dropped. Writes are rare next to reads on a docs site.
@@ -38,6 +41,7 @@ the cache off. Its counters are in ``stats()``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -65,6 +69,7 @@ ENVIRON_KEY = "community.page_cache.tag"
 # The routes whose views mark responses (the endpoints whose paths are cached).
 ENDPOINTS = ("api.page_questions", "embed.page")
 HEARTBEAT_SECONDS = 2.0
+LISTENER_NAME = "community page cache"
 # Headers a 304 does not repeat (as Werkzeug strips them from its own 304s).
 _ENTITY_HEADERS = frozenset(
     {
@@ -82,9 +87,23 @@ _ENTITY_HEADERS = frozenset(
 _ENTRY_OVERHEAD = 512
 # How many tags' last invalidation is remembered before the memory is reset (see _invalidated).
 _MAX_REMEMBERED = 50_000
+# Entries per page (its ways of opening the embed and the JSON, each in two codings; made-up
+# spellings of its URL beyond these push out its oldest), and for pages that do not exist.
+_MAX_PER_PAGE = 16
+_MAX_ABSENT = 1024
+# Request headers that ask for something else than the stored answer or its 304.
+_OTHER_CONDITIONS = (
+    "HTTP_IF_MATCH",
+    "HTTP_IF_UNMODIFIED_SINCE",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_RANGE",
+    "HTTP_IF_RANGE",
+)
+# Headers the server sets on each response: never replayed.
+_PER_RESPONSE = frozenset({"date"})
 
 Tag = int | str
-Key = tuple[str, str, str, str, bool]
+Key = tuple[str, str, str, str, str, bool]
 
 
 def mark(page_id: int | None) -> None:
@@ -121,7 +140,7 @@ class PageCache:
         self.max_bytes = max_bytes
         self.watcher: Watcher | None = None
         self._entries: OrderedDict[Key, Entry] = OrderedDict()
-        self._keys_of: dict[Tag, set[Key]] = {}
+        self._keys_of: dict[Tag, dict[Key, None]] = {}  # in the order stored
         self._bytes = 0
         self._lock = threading.Lock()
         # Every invalidation takes a new epoch. A request remembers the epoch it began in and
@@ -141,6 +160,7 @@ class PageCache:
             or environ.get("PATH_INFO") not in self.paths
             or "HTTP_COOKIE" in environ
             or "HTTP_AUTHORIZATION" in environ
+            or any(name in environ for name in _OTHER_CONDITIONS)
             or self.watcher is None
             or not self.watcher.ready()
         ):
@@ -148,6 +168,7 @@ class PageCache:
         key = (
             environ["wsgi.url_scheme"],
             environ.get("HTTP_HOST", ""),
+            environ.get("SCRIPT_NAME", ""),  # links are built under it: never shared across
             environ["PATH_INFO"],
             environ.get("QUERY_STRING", ""),
             self._takes_gzip(environ.get("HTTP_ACCEPT_ENCODING", "")),
@@ -187,9 +208,10 @@ class PageCache:
         tag = environ.get(ENVIRON_KEY)
         if tag is None or not sent.get("status", "").startswith("200 "):
             return answer
-        headers: list[tuple[str, str]] = sent["headers"]
-        if any(name.lower() == "set-cookie" for name, _ in headers):
+        if any(name.lower() == "set-cookie" for name, _ in sent["headers"]):
             return answer  # marked, yet it names a reader: never shared
+        # A copy (a server may add to the list it was given), less what is per response.
+        headers = [(n, v) for n, v in sent["headers"] if n.lower() not in _PER_RESPONSE]
         try:
             body = b"".join(answer)
         finally:
@@ -203,7 +225,10 @@ class PageCache:
             body=body,
             etag=etag,
             tag=tag,
-            size=len(body) + _ENTRY_OVERHEAD + sum(len(n) + len(v) for n, v in headers),
+            size=len(body)
+            + _ENTRY_OVERHEAD
+            + sum(len(part) for part in key[:5])
+            + 2 * sum(len(n) + len(v) for n, v in headers),
         )
         self._store(key, began, entry)
         return [body]
@@ -233,9 +258,12 @@ class PageCache:
                 return  # the page changed while this response was made: it may be stale
             self._drop(key)
             self._entries[key] = entry
-            self._keys_of.setdefault(entry.tag, set()).add(key)
+            keys = self._keys_of.setdefault(entry.tag, {})
+            keys[key] = None
             self._bytes += entry.size
             self.counts["stored"] += 1
+            while len(keys) > (_MAX_ABSENT if entry.tag == ABSENT else _MAX_PER_PAGE):
+                self._drop(next(iter(keys)))
             while self._bytes > self.max_bytes and self._entries:
                 self._drop(next(iter(self._entries)))
 
@@ -246,7 +274,7 @@ class PageCache:
         self._bytes -= entry.size
         keys = self._keys_of.get(entry.tag)
         if keys is not None:
-            keys.discard(key)
+            keys.pop(key, None)
             if not keys:
                 del self._keys_of[entry.tag]
         self.counts["dropped"] += 1
@@ -314,6 +342,9 @@ class SqliteWatcher:
                 version = self._read()
             except sqlite3.Error as error:
                 log.warning("page cache: cannot read the database's version: %s", error)
+                if self._connection is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._connection.close()
                 self._connection = None
                 return False
         if version != self._version:
@@ -354,12 +385,14 @@ class PostgresWatcher:
         self._stopping = threading.Event()
         self._start_lock = threading.Lock()
         self._settled: dict[str, threading.Event] = {}
+        self._beat = ""  # the payload of the last heartbeat sent, until it is heard
+        self.heartbeat = HEARTBEAT_SECONDS
 
     def ready(self) -> bool:
         if self._pid != os.getpid():
             self._start()
             return False
-        return self._listening and time.monotonic() - self._confirmed_at < 2 * HEARTBEAT_SECONDS + 1
+        return self._listening and time.monotonic() - self._confirmed_at < 2 * self.heartbeat + 1
 
     def _start(self) -> None:
         with self._start_lock:
@@ -383,10 +416,12 @@ class PostgresWatcher:
                     pause = 0.5
                     log.info("page cache: listening for page changes")
                     while not self._stopping.is_set():
-                        for notice in connection.notifies(timeout=HEARTBEAT_SECONDS):
+                        # A beat heard back proves that the notifications before it were
+                        # heard too (one connection delivers in order).
+                        self._beat = f"beat:{uuid.uuid4().hex}"
+                        connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, self._beat))
+                        for notice in connection.notifies(timeout=self.heartbeat):
                             self._heard(notice.payload)
-                        connection.execute("SELECT 1")
-                        self._confirmed_at = time.monotonic()
             except Exception as error:
                 if self._stopping.is_set():
                     break
@@ -402,6 +437,10 @@ class PostgresWatcher:
             self.cache.invalidate(int(payload))
         elif payload == "new":
             self.cache.invalidate(ABSENT)
+        elif payload == self._beat:
+            self._confirmed_at = time.monotonic()
+        elif payload == "all":  # a TRUNCATE
+            self.cache.invalidate_all()
         elif payload.startswith("settle:"):
             event = self._settled.get(payload)
             if event is not None:
@@ -444,7 +483,10 @@ def init_app(app: Flask) -> None:
         engine = db.engine
     url = engine.url
     if engine.dialect.name == "postgresql":
-        cache.watcher = PostgresWatcher(cache, _postgres_connector(engine))
+        options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
+        cache.watcher = PostgresWatcher(
+            cache, _postgres_connector(engine, options.get("connect_args") or {})
+        )
     elif engine.dialect.name == "sqlite" and url.database and url.database != ":memory:":
         cache.watcher = SqliteWatcher(cache, url.database)
     else:
@@ -454,19 +496,22 @@ def init_app(app: Flask) -> None:
     app.extensions["page_cache"] = cache
 
 
-def _postgres_connector(engine: sa.Engine) -> Callable[[], Any]:
+def _postgres_connector(engine: sa.Engine, connect_args: dict[str, Any]) -> Callable[[], Any]:
+    """Connections as the app's engine makes them (its URL and ``connect_args``: TLS and the
+    like), in autocommit, giving up on a dead peer in seconds rather than minutes."""
     import psycopg
 
     args, params = engine.dialect.create_connect_args(engine.url)
     params = {
         "connect_timeout": 5,
-        # A connection that dies without a word is noticed by the heartbeat; these let the
-        # kernel give up on it too.
         "keepalives": 1,
         "keepalives_idle": 10,
         "keepalives_interval": 5,
         "keepalives_count": 3,
+        "tcp_user_timeout": 10_000,  # ms: unacknowledged data (the heartbeat) on a dead link
         **params,
+        "application_name": LISTENER_NAME,  # as pg_stat_activity shows it
+        **connect_args,
     }
 
     def connect() -> Any:
