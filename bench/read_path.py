@@ -79,15 +79,19 @@ class Route:
     template: str  # "{url}" is replaced by the page's URL, percent-encoded
     target_ratio: float | None  # of bare Flask's requests/s; None: measured, no target
     note: str = ""
+    cached: bool = False  # answered by the page cache (questions/page_cache.py) when warm
 
 
 # The routes the issue sets targets for, and the HTML page that stands in for the embed until
 # the embed exists. ``--routes auto`` takes the ones the app has.
 ROUTES = {
-    "api": Route("api", "/api/v1/pages/questions?url={url}", 0.50),
+    "api": Route("api", "/api/v1/pages/questions?url={url}", 0.50, cached=True),
     # As embed.js opens it: the page, its title and the docs site's origin.
     "embed": Route(
-        "embed", f"/embed?url={{url}}&title=Guide&origin={quote(DOCS_ORIGIN, safe='')}", 0.35
+        "embed",
+        f"/embed?url={{url}}&title=Guide&origin={quote(DOCS_ORIGIN, safe='')}",
+        0.35,
+        cached=True,
     ),
     "pages": Route("pages", "/pages?url={url}", 0.35, "stand-in for /embed: the site's HTML page"),
     # Only with --wsgi "bench.experiments:build('lean', 'hello')": one Core query and JSON (a
@@ -1350,7 +1354,7 @@ def main(argv: list[str] | None = None) -> int:
                 hot_notes = check_routes(app_server, routes, urls, hottest)
                 prepare_store(args.store, app_server, routes, visited, database)
                 if args.store != "empty" and args.page_cache == "on":
-                    for route in routes:
+                    for route in (r for r in routes if r.cached):
                         warm_notes[route.name] = warm_page_caches(
                             route.name,
                             app_server,
