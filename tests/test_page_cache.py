@@ -388,6 +388,26 @@ def test_forgetting_old_invalidations_cannot_let_a_stale_answer_in(monkeypatch):
     assert cache.stats()["entries"] == 0
 
 
+def test_a_reader_revalidating_fills_the_cache_and_gets_a_304_from_it():
+    """Browsers revalidate the embed on every visit (it is ``no-cache``): a first revalidation
+    asks the app for the whole answer, keeps it, and answers the condition from it."""
+    seen = []
+
+    def inner(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ.get("HTTP_IF_NONE_MATCH"))
+        environ[page_cache.ENVIRON_KEY] = 3
+        start_response("200 OK", [("Content-Type", "text/plain"), ("ETag", '"v3"')])
+        return [b"the page"]
+
+    cache = page_cache.PageCache(inner, ["/read"], max_bytes=1_000_000)
+    cache.watcher = Always()
+    assert call(cache, "page=3", HTTP_IF_NONE_MATCH='"v3"') == ("304 NOT MODIFIED", b"")
+    assert seen == [None]  # the app was asked for the whole answer
+    assert call(cache, "page=3") == ("200 OK", b"the page")
+    assert call(cache, "page=3", HTTP_IF_NONE_MATCH='"v2"') == ("200 OK", b"the page")
+    assert len(seen) == 1 and cache.counts == {**cache.counts, "hits": 2, "misses": 1}
+
+
 def test_the_mount_point_is_part_of_the_address():
     """Links are built under SCRIPT_NAME (which gunicorn takes from a request header): a page
     rendered under someone's made-up prefix is never given to anyone else."""

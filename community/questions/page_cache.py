@@ -179,39 +179,55 @@ class PageCache:
                 self._entries.move_to_end(key)
             began = self._epoch
         if entry is not None:
-            return self._answer(entry, environ, start_response)
+            return self._counted(entry, environ, start_response)
         return self._fill(key, began, environ, start_response)
 
     def _answer(
+        self, entry: Entry, condition: str | None, start_response: Callable
+    ) -> Iterable[bytes]:
+        if condition and entry.etag is not None and _matches(parse_etags(condition), entry):
+            start_response("304 NOT MODIFIED", list(entry.not_modified))
+            return []
+        start_response(entry.status, list(entry.headers))
+        return [entry.body]
+
+    def _counted(
         self, entry: Entry, environ: dict[str, Any], start_response: Callable
     ) -> Iterable[bytes]:
         condition = environ.get("HTTP_IF_NONE_MATCH")
-        if condition and entry.etag is not None and _matches(parse_etags(condition), entry):
-            self.counts["not_modified"] += 1
-            start_response("304 NOT MODIFIED", list(entry.not_modified))
-            return []
-        self.counts["hits"] += 1
-        start_response(entry.status, list(entry.headers))
-        return [entry.body]
+        answer = self._answer(entry, condition, start_response)
+        self.counts["not_modified" if answer == [] else "hits"] += 1
+        return answer
 
     def _fill(
         self, key: Key, began: int, environ: dict[str, Any], start_response: Callable
     ) -> Iterable[bytes]:
+        """Ask the app, keep what it marked, and answer the reader. A reader revalidating
+        (If-None-Match) is asked for without the condition, so that the whole answer (from the
+        store of renderings: cheap) can be kept, and the condition is answered from it: browsers
+        revalidate the embed on every visit, and would otherwise never fill the cache."""
         self.counts["misses"] += 1
+        condition = environ.pop("HTTP_IF_NONE_MATCH", None)
         sent: dict[str, Any] = {}
 
         def remember(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if exc_info is not None and sent:
+                raise exc_info[1].with_traceback(exc_info[2])
             sent["status"], sent["headers"] = status, headers
-            return start_response(status, headers, exc_info)
+            return _no_write
 
         answer = self.app(environ, remember)
+        status, sent_headers = sent["status"], sent["headers"]
         tag = environ.get(ENVIRON_KEY)
-        if tag is None or not sent.get("status", "").startswith("200 "):
+        if (
+            tag is None
+            or not status.startswith("200 ")
+            or any(name.lower() == "set-cookie" for name, _ in sent_headers)
+        ):  # not for everyone (a mark with a cookie would name a reader): as the app said
+            start_response(status, sent_headers)
             return answer
-        if any(name.lower() == "set-cookie" for name, _ in sent["headers"]):
-            return answer  # marked, yet it names a reader: never shared
         # A copy (a server may add to the list it was given), less what is per response.
-        headers = [(n, v) for n, v in sent["headers"] if n.lower() not in _PER_RESPONSE]
+        headers = [(n, v) for n, v in sent_headers if n.lower() not in _PER_RESPONSE]
         try:
             body = b"".join(answer)
         finally:
@@ -219,7 +235,7 @@ class PageCache:
                 answer.close()
         etag = next((value for name, value in headers if name.lower() == "etag"), None)
         entry = Entry(
-            status=sent["status"],
+            status=status,
             headers=headers,
             not_modified=[(n, v) for n, v in headers if n.lower() not in _ENTITY_HEADERS],
             body=body,
@@ -231,7 +247,7 @@ class PageCache:
             + 2 * sum(len(n) + len(v) for n, v in headers),
         )
         self._store(key, began, entry)
-        return [body]
+        return self._answer(entry, condition, start_response)
 
     def _takes_gzip(self, accept_encoding: str) -> bool:
         """As the app decides it (``gzip;q=0`` refuses), remembered per header value: browsers
@@ -310,6 +326,10 @@ class PageCache:
                 "max_bytes": self.max_bytes,
                 "ready": ready,
             }
+
+
+def _no_write(_data: bytes) -> None:
+    raise RuntimeError("the page cache does not support WSGI's write(): return the body")
 
 
 def _matches(condition: ETags, entry: Entry) -> bool:
