@@ -228,40 +228,60 @@ def test_losing_the_source_of_changes_turns_the_cache_off_and_empties_it(
     assert cache.counts["hits"] == 2
 
 
-def test_a_listener_that_stops_hearing_its_own_heartbeat_stands_aside(
-    app, client, cache, question, dialect
+def test_a_watcher_that_cannot_confirm_changes_stands_aside(
+    app, client, cache, question, dialect, monkeypatch
 ):
-    """A connection that answers queries but no longer delivers notifications (a dead link, a
-    pooler that moved the LISTEN elsewhere) must turn the cache off, not leave it stale."""
-    if dialect != "postgresql":
-        pytest.skip("SQLite's watcher asks the file on every read: there is no connection")
+    """PostgreSQL: a connection that answers queries but no longer delivers notifications (a
+    dead link, a pooler that moved the LISTEN elsewhere) must turn the cache off, not leave it
+    stale; its own heartbeat, never heard back, does. SQLite: a file whose version cannot be
+    read turns it off the same way."""
     watcher = cache.watcher
-    watcher.heartbeat = 0.2
-    heard = watcher._heard
-    watcher._heard = lambda payload: None if payload.startswith("beat:") else heard(payload)
-    deadline = time.monotonic() + 5
-    while watcher.ready() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not watcher.ready()
-    cached_before = cache.counts["hits"]
-    api(client), api(client)
-    assert cache.counts["hits"] == cached_before
-    watcher._heard = heard
-    watcher.settle()
-    cached(api, client), api(client)
-    assert cache.counts["hits"] == cached_before + 1
-
-
-def test_a_truncate_empties_every_cache(app, client, cache, question, dialect):
-    if dialect != "postgresql":
-        pytest.skip("on SQLite any commit empties the cache (test_a_commit_by_another_process)")
     cached(api, client)
+    if dialect == "postgresql":
+        watcher.heartbeat = 0.2
+        heard = watcher._heard
+        watcher._heard = lambda payload: None if payload.startswith("beat:") else heard(payload)
+        deadline = time.monotonic() + 5
+        while watcher.ready() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    else:
+        import sqlite3
+
+        def unreadable() -> int:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(watcher, "_read", unreadable)
+    assert not watcher.ready()
+    hits = cache.counts["hits"]
+    api(client), api(client)
+    assert cache.counts["hits"] == hits  # every read went to the app
+
+    if dialect == "postgresql":
+        watcher._heard = heard
+    else:
+        monkeypatch.undo()
+    watcher.settle()
+    # Back, and emptied: whatever was missed while it stood aside cannot be served.
+    assert cache.stats()["entries"] == 0
+    cached(api, client), api(client)
+    assert cache.counts["hits"] == hits + 1
+
+
+def test_emptying_a_table_empties_every_cache(app, client, cache, question, dialect):
+    """PostgreSQL's TRUNCATE fires no row trigger: a statement trigger announces it. SQLite has
+    no TRUNCATE; its DELETE without WHERE is one commit like any other."""
+    cached(api, client)
+    emptying = "TRUNCATE replies CASCADE" if dialect == "postgresql" else "DELETE FROM replies"
     with app.app_context():
-        db.session.execute(sa.text("TRUNCATE replies CASCADE"))  # and the questions
+        db.session.execute(sa.text(emptying))  # on PostgreSQL, the questions go too
         db.session.commit()
     cache.watcher.settle()
     assert cache.stats()["entries"] == 0
-    assert api(client).get_json()["questions"] == []
+    questions = api(client).get_json()["questions"]
+    if dialect == "postgresql":
+        assert questions == []
+    else:
+        assert [q["replies"] for q in questions] == [[]]
 
 
 def test_a_commit_by_another_process_is_seen(app, client, cache, question, database_url):

@@ -458,7 +458,11 @@ class PostgresWatcher:
         elif payload == "new":
             self.cache.invalidate(ABSENT)
         elif payload == self._beat:
-            self._confirmed_at = time.monotonic()
+            now = time.monotonic()
+            if now - self._confirmed_at >= 2 * self.heartbeat + 1:
+                # Heard again after the cache stood aside: what was missed meanwhile is unknown.
+                self.cache.invalidate_all()
+            self._confirmed_at = now
         elif payload == "all":  # a TRUNCATE
             self.cache.invalidate_all()
         elif payload.startswith("settle:"):
